@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
+
+/**
+ * @title ConsortiumRegistry
+ * @notice Who belongs to the creditshare consortium, in which role, and the M-of-N governance that changes it.
+ * @dev Design choices:
+ * - One role per address. A company that both lends and governs uses two addresses.
+ * - Every change goes through a proposal approved by `threshold` distinct active governors; the proposer's
+ *   approval is counted on creation, so with a threshold above one no governor can act alone.
+ * - The invariant `1 <= threshold <= activeGovernors` holds after every transaction: an action that would break
+ *   it reverts with {RegistryInvalidThreshold}.
+ * - Approvals are counted, not re-checked at execution. So that a vote of a governor who has since been
+ *   suspended or removed can never count, any change to the active governor set or to the threshold advances
+ *   the governance epoch, and proposals from an earlier epoch are stale. This costs nothing per vote and needs
+ *   no loop over open proposals.
+ * - `Removed` is final; `Suspended` can be reinstated. Ledger writes check `isActive` on every call, so a
+ *   suspension takes effect from the next block.
+ */
+contract ConsortiumRegistry is IConsortiumRegistry {
+    uint256 private constant _MAX_NAME_LENGTH = 64;
+
+    mapping(address account => Member) private _members;
+    mapping(uint256 proposalId => Proposal) private _proposals;
+    mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
+
+    uint256 private _proposalCount;
+    uint64 private immutable _proposalLifetime;
+    uint64 private _epoch;
+    uint32 private _threshold;
+    uint32 private _activeGovernors;
+    bool private _paused;
+
+    /// @dev Reverts with {RegistryNotGovernor} unless the caller is an active governor.
+    modifier onlyGovernor() {
+        _checkGovernor(msg.sender);
+        _;
+    }
+
+    /**
+     * @notice Bootstraps the consortium with its initial governors.
+     * @param governors Addresses of the initial governors (distinct, non-zero).
+     * @param names Their display names.
+     * @param initialThreshold Approvals a proposal needs (1 ..= governors.length).
+     * @param lifetime Seconds a proposal stays open.
+     */
+    constructor(address[] memory governors, string[] memory names, uint256 initialThreshold, uint64 lifetime) {
+        if (governors.length == 0 || governors.length != names.length) {
+            revert RegistryInvalidBootstrap(governors.length, names.length);
+        }
+        if (lifetime == 0) revert RegistryInvalidLifetime();
+        _proposalLifetime = lifetime;
+        for (uint256 i = 0; i < governors.length; ++i) {
+            _admit(governors[i], Role.Governor, names[i]);
+        }
+        _setThreshold(initialThreshold);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @inheritdoc IConsortiumRegistry
+    function propose(Action action, address target, Role role, uint256 value, string calldata name)
+        external
+        onlyGovernor
+        returns (uint256 proposalId)
+    {
+        _validate(action, target, role, value, name);
+        proposalId = ++_proposalCount;
+        uint64 expiresAt = uint64(block.timestamp) + _proposalLifetime;
+        Proposal storage p = _proposals[proposalId];
+        p.action = action;
+        p.role = role;
+        p.expiresAt = expiresAt;
+        p.epoch = _epoch;
+        p.target = target;
+        p.proposer = msg.sender;
+        p.value = value;
+        p.name = name;
+        emit ProposalCreated(proposalId, msg.sender, target, action, role, value, name, expiresAt);
+        _approve(proposalId, p);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function approve(uint256 proposalId) external onlyGovernor {
+        Proposal storage p = _proposals[proposalId];
+        if (p.action == Action.None) revert RegistryUnknownProposal(proposalId);
+        if (p.executed) revert RegistryProposalAlreadyExecuted(proposalId);
+        if (block.timestamp > p.expiresAt) revert RegistryProposalExpired(proposalId, p.expiresAt);
+        if (p.epoch != _epoch) revert RegistryProposalStale(proposalId, p.epoch, _epoch);
+        _approve(proposalId, p);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IConsortiumRegistry
+    function member(address account) external view returns (Member memory) {
+        return _members[account];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isActive(address account, Role role) external view returns (bool) {
+        Member storage m = _members[account];
+        return m.status == MemberStatus.Active && m.role == role;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function proposal(uint256 proposalId) external view returns (Proposal memory) {
+        return _proposals[proposalId];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function hasApproved(uint256 proposalId, address governor) external view returns (bool) {
+        return _approved[proposalId][governor];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function proposalCount() external view returns (uint256) {
+        return _proposalCount;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function threshold() external view returns (uint256) {
+        return _threshold;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function activeGovernors() external view returns (uint256) {
+        return _activeGovernors;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function governanceEpoch() external view returns (uint64) {
+        return _epoch;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function proposalLifetime() external view returns (uint64) {
+        return _proposalLifetime;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function paused() external view returns (bool) {
+        return _paused;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Reverts with {RegistryNotGovernor} unless `account` is an active governor.
+    function _checkGovernor(address account) internal view {
+        Member storage m = _members[account];
+        if (m.status != MemberStatus.Active || m.role != Role.Governor) revert RegistryNotGovernor(account);
+    }
+
+    /// @dev Records the caller's approval and executes the proposal once the threshold is met.
+    function _approve(uint256 proposalId, Proposal storage p) internal {
+        if (_approved[proposalId][msg.sender]) revert RegistryAlreadyApproved(proposalId, msg.sender);
+        _approved[proposalId][msg.sender] = true;
+        uint16 approvals = p.approvals + 1;
+        p.approvals = approvals;
+        emit ProposalApproved(proposalId, msg.sender, approvals, _threshold);
+        if (approvals >= _threshold) {
+            p.executed = true;
+            emit ProposalExecuted(proposalId, p.action);
+            _execute(proposalId, p);
+        }
+    }
+
+    /// @dev Checks that an action is well-formed and applicable to the current state, without changing it.
+    function _validate(Action action, address target, Role role, uint256 value, string calldata name)
+        internal
+        view
+    {
+        if (action == Action.Admit) {
+            if (target == address(0)) revert RegistryZeroAddress();
+            MemberStatus status = _members[target].status;
+            if (status != MemberStatus.None) revert RegistryMemberExists(target, status);
+            _checkRole(role);
+            _checkName(name);
+        } else if (action == Action.ChangeRole) {
+            _checkRole(role);
+            Member storage m = _members[target];
+            _checkStatus(target, m.status, MemberStatus.Active, MemberStatus.Suspended);
+            if (m.role == role) revert RegistryRoleUnchanged(target, role);
+        } else if (action == Action.Suspend) {
+            _checkStatus(target, _members[target].status, MemberStatus.Active, MemberStatus.Active);
+        } else if (action == Action.Reinstate) {
+            _checkStatus(target, _members[target].status, MemberStatus.Suspended, MemberStatus.Suspended);
+        } else if (action == Action.Remove) {
+            _checkStatus(target, _members[target].status, MemberStatus.Active, MemberStatus.Suspended);
+        } else if (action == Action.SetThreshold) {
+            if (value == 0 || value > _activeGovernors) revert RegistryInvalidThreshold(value, _activeGovernors);
+        } else if (action == Action.Pause) {
+            if (_paused) revert RegistryPauseUnchanged(true);
+        } else if (action == Action.Unpause) {
+            if (!_paused) revert RegistryPauseUnchanged(false);
+        } else {
+            revert RegistryInvalidAction();
+        }
+    }
+
+    /// @dev Applies an approved proposal; re-validates because the state may have changed since creation.
+    function _execute(uint256 proposalId, Proposal storage p) internal {
+        Action action = p.action;
+        address target = p.target;
+        if (action == Action.Admit) {
+            _admit(target, p.role, p.name);
+        } else if (action == Action.ChangeRole) {
+            _changeRole(target, p.role);
+        } else if (action == Action.Suspend) {
+            _setStatus(target, MemberStatus.Suspended);
+        } else if (action == Action.Reinstate) {
+            _setStatus(target, MemberStatus.Active);
+        } else if (action == Action.Remove) {
+            _setStatus(target, MemberStatus.Removed);
+        } else if (action == Action.SetThreshold) {
+            _setThreshold(p.value);
+        } else {
+            _setPaused(proposalId, action == Action.Pause);
+        }
+    }
+
+    /// @dev Adds a new active member. Emits {MemberAdmitted}.
+    function _admit(address account, Role role, string memory name) internal {
+        if (account == address(0)) revert RegistryZeroAddress();
+        Member storage m = _members[account];
+        if (m.status != MemberStatus.None) revert RegistryMemberExists(account, m.status);
+        _checkRole(role);
+        _checkName(name);
+        m.role = role;
+        m.status = MemberStatus.Active;
+        m.since = uint64(block.timestamp);
+        m.name = name;
+        emit MemberAdmitted(account, role, name);
+        if (role == Role.Governor) _adjustGovernors(true);
+    }
+
+    /// @dev Changes the role of an active or suspended member. Emits {MemberRoleChanged}.
+    function _changeRole(address account, Role role) internal {
+        _checkRole(role);
+        Member storage m = _members[account];
+        _checkStatus(account, m.status, MemberStatus.Active, MemberStatus.Suspended);
+        Role previous = m.role;
+        if (previous == role) revert RegistryRoleUnchanged(account, role);
+        m.role = role;
+        m.since = uint64(block.timestamp);
+        emit MemberRoleChanged(account, previous, role);
+        if (m.status == MemberStatus.Active) {
+            if (previous == Role.Governor) _adjustGovernors(false);
+            else if (role == Role.Governor) _adjustGovernors(true);
+        }
+    }
+
+    /// @dev Moves a member to `next` (Suspended, Active or Removed). Emits {MemberStatusChanged}.
+    function _setStatus(address account, MemberStatus next) internal {
+        Member storage m = _members[account];
+        MemberStatus previous = m.status;
+        if (next == MemberStatus.Suspended) {
+            _checkStatus(account, previous, MemberStatus.Active, MemberStatus.Active);
+        } else if (next == MemberStatus.Active) {
+            _checkStatus(account, previous, MemberStatus.Suspended, MemberStatus.Suspended);
+        } else {
+            _checkStatus(account, previous, MemberStatus.Active, MemberStatus.Suspended);
+        }
+        m.status = next;
+        m.since = uint64(block.timestamp);
+        emit MemberStatusChanged(account, previous, next);
+        if (m.role == Role.Governor) {
+            bool wasActive = previous == MemberStatus.Active;
+            bool isNowActive = next == MemberStatus.Active;
+            if (wasActive != isNowActive) _adjustGovernors(isNowActive);
+        }
+    }
+
+    /// @dev Sets the threshold within `1 ..= activeGovernors`. Emits {ThresholdChanged}.
+    function _setThreshold(uint256 newThreshold) internal {
+        if (newThreshold == 0 || newThreshold > _activeGovernors) {
+            revert RegistryInvalidThreshold(newThreshold, _activeGovernors);
+        }
+        uint256 previous = _threshold;
+        _threshold = uint32(newThreshold);
+        emit ThresholdChanged(previous, newThreshold);
+        _advanceEpoch();
+    }
+
+    /// @dev Pauses or resumes ledger writes. Emits {Paused} or {Unpaused}.
+    function _setPaused(uint256 proposalId, bool pause) internal {
+        if (_paused == pause) revert RegistryPauseUnchanged(_paused);
+        _paused = pause;
+        if (pause) emit Paused(proposalId);
+        else emit Unpaused(proposalId);
+    }
+
+    /// @dev Counts a governor in or out, keeping `threshold <= activeGovernors`, and advances the epoch.
+    function _adjustGovernors(bool added) internal {
+        uint32 count = added ? _activeGovernors + 1 : _activeGovernors - 1;
+        // During construction the threshold is still zero; it is set (and checked) right after.
+        if (count < _threshold) revert RegistryInvalidThreshold(_threshold, count);
+        _activeGovernors = count;
+        _advanceEpoch();
+    }
+
+    /// @dev Makes every open proposal stale. Emits {GovernanceEpochAdvanced}.
+    function _advanceEpoch() internal {
+        uint64 epoch = _epoch + 1;
+        _epoch = epoch;
+        emit GovernanceEpochAdvanced(epoch);
+    }
+
+    /// @dev Reverts with {RegistryInvalidRole} unless `role` is Lender, Auditor or Governor.
+    function _checkRole(Role role) internal pure {
+        if (role == Role.None) revert RegistryInvalidRole(role);
+    }
+
+    /// @dev Reverts with {RegistryInvalidName} unless `name` is 1..64 bytes.
+    function _checkName(string memory name) internal pure {
+        uint256 length = bytes(name).length;
+        if (length == 0 || length > _MAX_NAME_LENGTH) revert RegistryInvalidName();
+    }
+
+    /// @dev Reverts with {RegistryInvalidStatus} unless `status` is `a` or `b`.
+    function _checkStatus(address account, MemberStatus status, MemberStatus a, MemberStatus b) internal pure {
+        if (status != a && status != b) revert RegistryInvalidStatus(account, status);
+    }
+}

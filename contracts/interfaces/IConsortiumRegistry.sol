@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/**
+ * @title IConsortiumRegistry
+ * @notice Members of the creditshare consortium and the M-of-N governance that admits, changes and removes them.
+ * @dev Declares every type, error and event of the registry so that clients decode them from one ABI.
+ */
+interface IConsortiumRegistry {
+    /// @notice What a member may do. `Lender` records credit events and inquiries, `Auditor` only reads,
+    /// `Governor` proposes and approves governance actions.
+    enum Role {
+        None,
+        Lender,
+        Auditor,
+        Governor
+    }
+
+    /// @notice Lifecycle of a member. `Removed` is final: a removed address can never be admitted again.
+    enum MemberStatus {
+        None,
+        Active,
+        Suspended,
+        Removed
+    }
+
+    /// @notice Governance actions a proposal can carry.
+    enum Action {
+        None,
+        Admit,
+        ChangeRole,
+        Suspend,
+        Reinstate,
+        Remove,
+        SetThreshold,
+        Pause,
+        Unpause
+    }
+
+    /// @notice A consortium member.
+    /// @param role What the member may do.
+    /// @param status Whether the member is active, suspended or removed.
+    /// @param since Block timestamp of the last role or status change.
+    /// @param name Display name shown in credit reports (e.g. the lender's registered name).
+    struct Member {
+        Role role;
+        MemberStatus status;
+        uint64 since;
+        string name;
+    }
+
+    /// @notice A governance proposal.
+    /// @param action The action executed once `approvals` reaches the threshold.
+    /// @param role The role for `Admit` and `ChangeRole`.
+    /// @param executed Whether the action has been executed.
+    /// @param approvals Number of distinct governors that approved.
+    /// @param expiresAt Block timestamp after which the proposal can no longer be approved.
+    /// @param epoch Governance epoch at creation; the proposal is stale once the epoch moves on.
+    /// @param target The member the action applies to (zero for threshold and pause actions).
+    /// @param proposer The governor that created the proposal.
+    /// @param value The new threshold for `SetThreshold`.
+    /// @param name The display name for `Admit`.
+    struct Proposal {
+        Action action;
+        Role role;
+        bool executed;
+        uint16 approvals;
+        uint64 expiresAt;
+        uint64 epoch;
+        address target;
+        address proposer;
+        uint256 value;
+        string name;
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    /// @notice Thrown when `account` is not an active governor but tried to propose or approve.
+    /// @param account The caller.
+    error RegistryNotGovernor(address account);
+
+    /// @notice Thrown when the zero address is given as a member.
+    error RegistryZeroAddress();
+
+    /// @notice Thrown when a threshold would be zero or exceed the number of active governors.
+    /// @param threshold The threshold that would result.
+    /// @param activeGovernors The number of active governors that would result.
+    error RegistryInvalidThreshold(uint256 threshold, uint256 activeGovernors);
+
+    /// @notice Thrown when the proposal lifetime given at deployment is zero.
+    error RegistryInvalidLifetime();
+
+    /// @notice Thrown when the governor and name lists given at deployment differ in length or are empty.
+    /// @param governors Number of governor addresses.
+    /// @param names Number of names.
+    error RegistryInvalidBootstrap(uint256 governors, uint256 names);
+
+    /// @notice Thrown when an action needs a role and `role` is `None` or out of range.
+    /// @param role The role given.
+    error RegistryInvalidRole(Role role);
+
+    /// @notice Thrown when a proposal names action `None`.
+    error RegistryInvalidAction();
+
+    /// @notice Thrown when a display name is empty or longer than 64 bytes.
+    error RegistryInvalidName();
+
+    /// @notice Thrown when admitting an address that is or was a member.
+    /// @param account The address.
+    /// @param status Its current status.
+    error RegistryMemberExists(address account, MemberStatus status);
+
+    /// @notice Thrown when an action does not apply to a member in its current status
+    /// (e.g. suspending a suspended member, reinstating an active one, anything on a removed one).
+    /// @param account The member.
+    /// @param status Its current status.
+    error RegistryInvalidStatus(address account, MemberStatus status);
+
+    /// @notice Thrown when changing a member to the role it already has.
+    /// @param account The member.
+    /// @param role Its current role.
+    error RegistryRoleUnchanged(address account, Role role);
+
+    /// @notice Thrown when pausing a paused consortium or unpausing a running one.
+    /// @param paused The current pause state.
+    error RegistryPauseUnchanged(bool paused);
+
+    /// @notice Thrown when a proposal id was never created.
+    /// @param proposalId The id.
+    error RegistryUnknownProposal(uint256 proposalId);
+
+    /// @notice Thrown when approving a proposal after its expiry.
+    /// @param proposalId The id.
+    /// @param expiresAt Its expiry timestamp.
+    error RegistryProposalExpired(uint256 proposalId, uint64 expiresAt);
+
+    /// @notice Thrown when approving a proposal that has already been executed.
+    /// @param proposalId The id.
+    error RegistryProposalAlreadyExecuted(uint256 proposalId);
+
+    /// @notice Thrown when approving a proposal created before the governor set or threshold changed.
+    /// @param proposalId The id.
+    /// @param proposalEpoch The epoch the proposal was created in.
+    /// @param currentEpoch The current epoch.
+    error RegistryProposalStale(uint256 proposalId, uint64 proposalEpoch, uint64 currentEpoch);
+
+    /// @notice Thrown when a governor approves the same proposal twice.
+    /// @param proposalId The id.
+    /// @param governor The governor.
+    error RegistryAlreadyApproved(uint256 proposalId, address governor);
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice Emitted when a governor creates a proposal.
+    /// @param proposalId The new proposal's id (sequential from 1).
+    /// @param proposer The governor.
+    /// @param target The member the action applies to, or zero.
+    /// @param action The action.
+    /// @param role The role for `Admit` / `ChangeRole`.
+    /// @param value The threshold for `SetThreshold`.
+    /// @param name The display name for `Admit`.
+    /// @param expiresAt When the proposal expires.
+    event ProposalCreated(
+        uint256 indexed proposalId,
+        address indexed proposer,
+        address indexed target,
+        Action action,
+        Role role,
+        uint256 value,
+        string name,
+        uint64 expiresAt
+    );
+
+    /// @notice Emitted when a governor approves a proposal (the proposer approves on creation).
+    /// @param proposalId The proposal.
+    /// @param governor The approving governor.
+    /// @param approvals Approvals so far, this one included.
+    /// @param threshold Approvals needed to execute.
+    event ProposalApproved(uint256 indexed proposalId, address indexed governor, uint256 approvals, uint256 threshold);
+
+    /// @notice Emitted when a proposal reached its threshold and its action was executed.
+    /// @param proposalId The proposal.
+    /// @param action The executed action.
+    event ProposalExecuted(uint256 indexed proposalId, Action action);
+
+    /// @notice Emitted when a member is admitted (at deployment for the initial governors, or by proposal).
+    /// @param account The member's address.
+    /// @param role Its role.
+    /// @param name Its display name.
+    event MemberAdmitted(address indexed account, Role role, string name);
+
+    /// @notice Emitted when a member's role changes.
+    /// @param account The member.
+    /// @param previousRole The old role.
+    /// @param newRole The new role.
+    event MemberRoleChanged(address indexed account, Role previousRole, Role newRole);
+
+    /// @notice Emitted when a member is suspended, reinstated or removed.
+    /// @param account The member.
+    /// @param previousStatus The old status.
+    /// @param newStatus The new status.
+    event MemberStatusChanged(address indexed account, MemberStatus previousStatus, MemberStatus newStatus);
+
+    /// @notice Emitted when the approval threshold changes.
+    /// @param previousThreshold The old threshold.
+    /// @param newThreshold The new threshold.
+    event ThresholdChanged(uint256 previousThreshold, uint256 newThreshold);
+
+    /// @notice Emitted when the governance epoch advances, making every open proposal stale.
+    /// @param epoch The new epoch.
+    event GovernanceEpochAdvanced(uint64 epoch);
+
+    /// @notice Emitted when governance pauses the consortium's ledger writes.
+    /// @param proposalId The executed proposal.
+    event Paused(uint256 indexed proposalId);
+
+    /// @notice Emitted when governance resumes the consortium's ledger writes.
+    /// @param proposalId The executed proposal.
+    event Unpaused(uint256 indexed proposalId);
+
+    // ------------------------------------------------------------------ functions
+
+    /**
+     * @notice Creates a proposal and records the caller's approval; executes at once if that meets the threshold.
+     * @dev The action is validated against the current state on creation and again on execution.
+     *
+     * Requirements:
+     * - the caller is an active governor;
+     * - the action is valid now (see the errors).
+     *
+     * Emits {ProposalCreated}, {ProposalApproved} and, when executed, {ProposalExecuted} plus the action's event.
+     * @param action The action.
+     * @param target The member for member actions, zero otherwise.
+     * @param role The role for `Admit` and `ChangeRole`, `None` otherwise.
+     * @param value The new threshold for `SetThreshold`, 0 otherwise.
+     * @param name The display name for `Admit`, empty otherwise.
+     * @return proposalId The new proposal's id.
+     */
+    function propose(Action action, address target, Role role, uint256 value, string calldata name)
+        external
+        returns (uint256 proposalId);
+
+    /**
+     * @notice Approves a proposal; executes it when this approval meets the threshold.
+     *
+     * Requirements:
+     * - the caller is an active governor that has not approved this proposal;
+     * - the proposal exists, is not executed, not expired and not stale.
+     *
+     * Emits {ProposalApproved} and, when executed, {ProposalExecuted} plus the action's event.
+     * @param proposalId The proposal.
+     */
+    function approve(uint256 proposalId) external;
+
+    /// @notice Returns the member record of `account` (all zero if it never was a member).
+    /// @param account The address.
+    /// @return The member record.
+    function member(address account) external view returns (Member memory);
+
+    /// @notice Returns whether `account` is an active member with `role`.
+    /// @param account The address.
+    /// @param role The role.
+    /// @return True if active with that role.
+    function isActive(address account, Role role) external view returns (bool);
+
+    /// @notice Returns a proposal.
+    /// @param proposalId The id.
+    /// @return The proposal (all zero for an unknown id).
+    function proposal(uint256 proposalId) external view returns (Proposal memory);
+
+    /// @notice Returns whether `governor` approved `proposalId`.
+    /// @param proposalId The id.
+    /// @param governor The governor.
+    /// @return True if approved.
+    function hasApproved(uint256 proposalId, address governor) external view returns (bool);
+
+    /// @notice Number of proposals created so far; ids run from 1 to this number.
+    /// @return The count.
+    function proposalCount() external view returns (uint256);
+
+    /// @notice Approvals a proposal needs to execute.
+    /// @return The threshold.
+    function threshold() external view returns (uint256);
+
+    /// @notice Number of active governors.
+    /// @return The count.
+    function activeGovernors() external view returns (uint256);
+
+    /// @notice Current governance epoch; advances when the active governor set or the threshold changes.
+    /// @return The epoch.
+    function governanceEpoch() external view returns (uint64);
+
+    /// @notice Seconds a proposal stays open.
+    /// @return The lifetime.
+    function proposalLifetime() external view returns (uint64);
+
+    /// @notice Whether ledger writes are paused.
+    /// @return True if paused.
+    function paused() external view returns (bool);
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/**
+ * @title ICreditLedger
+ * @notice Batched, append-only record of hashed credit events and inquiries from consortium lenders.
+ * @dev Item encoding (four 32-byte words per item, see docs/data-dictionary.md):
+ *
+ *   word 0  subject key   HMAC-SHA256 of the borrower's normalised id under the consortium secret (never the id)
+ *   word 1  loan key      for credit events; the consent hash for inquiries
+ *   word 2  record hash   commitment to the full off-chain record (or to the inquiry record)
+ *   word 3  data          big-endian packed fields; byte 0 is the item type:
+ *                         1 LoanOpened, 2 Repayment, 3 Overdue, 4 Default, 5 Settled, 6 WrittenOff, 16 Inquiry.
+ *                         Credit events: bytes 1-4 occurred-on day (days since 1970-01-01), bytes 5-12 amount in
+ *                         fen (principal or outstanding), bytes 13-20 overdue amount in fen, bytes 21-22 days past
+ *                         due, bytes 23-31 zero. Inquiries: byte 1 purpose code (non-zero), bytes 2-31 zero.
+ *
+ * The contract validates what it must to keep the log well-formed (non-zero keys, known item type); amounts and
+ * dates are validated by the submitting gateway.
+ */
+interface ICreditLedger {
+    /// @notice A pointer to a record already on chain, with the proof that it was recorded by `lender`.
+    /// @param lender The lender that recorded the original batch.
+    /// @param seq The batch's sequence number.
+    /// @param index The record's position in the batch.
+    /// @param batchRecordHashes Every record hash of that batch, in order (their keccak256 is the batch digest).
+    struct RecordRef {
+        address lender;
+        uint64 seq;
+        uint256 index;
+        bytes32[] batchRecordHashes;
+    }
+
+    /// @notice How a dispute was closed.
+    enum DisputeOutcome {
+        None,
+        Confirmed,
+        Corrected
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    /// @notice Thrown when `account` is not an active lender but tried to write.
+    /// @param account The caller.
+    error LedgerNotActiveLender(address account);
+
+    /// @notice Thrown when a write is attempted while governance has paused the consortium.
+    error LedgerPaused();
+
+    /// @notice Thrown when a batch's sequence number is not the lender's next one (a replay or a reorder).
+    /// @param expected The lender's next sequence number.
+    /// @param got The sequence number given.
+    error LedgerBatchOutOfOrder(uint64 expected, uint64 got);
+
+    /// @notice Thrown when a batch has no items.
+    error LedgerEmptyBatch();
+
+    /// @notice Thrown when a batch has more items than `MAX_BATCH_SIZE`.
+    /// @param size Items given.
+    /// @param max The maximum.
+    error LedgerBatchTooLarge(uint256 size, uint256 max);
+
+    /// @notice Thrown when the item words are not a whole number of four-word items.
+    /// @param words The number of words given.
+    error LedgerMalformedBatch(uint256 words);
+
+    /// @notice Thrown when an item has a zero subject key, loan key (or consent hash) or record hash.
+    /// @param index The item's position in the batch.
+    error LedgerZeroKey(uint256 index);
+
+    /// @notice Thrown when an item's type byte is not a known type (or an inquiry has purpose 0).
+    /// @param index The item's position in the batch.
+    /// @param itemType The type byte.
+    error LedgerUnknownItemType(uint256 index, uint8 itemType);
+
+    /// @notice Thrown when a record reference does not match the digest stored for that batch.
+    /// @param lender The lender named in the reference.
+    /// @param seq The batch named in the reference.
+    error LedgerInvalidRecordRef(address lender, uint64 seq);
+
+    /// @notice Thrown when a lender tries to correct a record recorded by another lender.
+    /// @param caller The caller.
+    /// @param recorder The lender that recorded the original.
+    error LedgerNotRecordOwner(address caller, address recorder);
+
+    /// @notice Thrown when a dispute is opened or closed by someone other than the recording lender or a governor.
+    /// @param caller The caller.
+    error LedgerNotDisputeParty(address caller);
+
+    /// @notice Thrown when opening a dispute that is already open.
+    /// @param lender The recording lender.
+    /// @param recordHash The record.
+    error LedgerDisputeAlreadyOpen(address lender, bytes32 recordHash);
+
+    /// @notice Thrown when resolving a dispute that is not open, or with outcome `None`.
+    /// @param lender The recording lender.
+    /// @param recordHash The record.
+    error LedgerDisputeNotOpen(address lender, bytes32 recordHash);
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice Emitted for each credit event recorded.
+    /// @param subjectKey The borrower's subject key.
+    /// @param lender The recording lender.
+    /// @param recordHash Commitment to the full off-chain record.
+    /// @param loanKey The loan's key.
+    /// @param data Packed type, date and amounts (see the interface notes).
+    event CreditEventRecorded(
+        bytes32 indexed subjectKey, address indexed lender, bytes32 indexed recordHash, bytes32 loanKey, uint256 data
+    );
+
+    /// @notice Emitted for each pre-loan or post-loan inquiry recorded.
+    /// @param subjectKey The borrower's subject key.
+    /// @param lender The inquiring lender.
+    /// @param inquiryHash Commitment to the inquiry record (the gateway's audit entry).
+    /// @param consentHash Hash of the borrower's consent reference.
+    /// @param data Packed type (16) and purpose code.
+    event InquiryRecorded(
+        bytes32 indexed subjectKey,
+        address indexed lender,
+        bytes32 indexed inquiryHash,
+        bytes32 consentHash,
+        uint256 data
+    );
+
+    /// @notice Emitted for each correction, after the corrected event.
+    /// @param lender The lender that recorded both the original and the correction.
+    /// @param originalRecordHash The record being replaced.
+    /// @param recordHash The replacing record (emitted as a {CreditEventRecorded} in the same transaction).
+    event CreditEventCorrected(address indexed lender, bytes32 indexed originalRecordHash, bytes32 indexed recordHash);
+
+    /// @notice Emitted once per accepted batch (a correction is a batch of one).
+    /// @param lender The recording lender.
+    /// @param seq The batch's sequence number.
+    /// @param itemCount Items in the batch.
+    /// @param digest keccak256 of the batch's record hashes, in order.
+    event BatchRecorded(address indexed lender, uint64 indexed seq, uint256 itemCount, bytes32 digest);
+
+    /// @notice Emitted when a dispute on a record is opened.
+    /// @param lender The recording lender.
+    /// @param recordHash The disputed record.
+    /// @param openedBy The lender itself or a governor.
+    event DisputeOpened(address indexed lender, bytes32 indexed recordHash, address indexed openedBy);
+
+    /// @notice Emitted when a dispute on a record is closed.
+    /// @param lender The recording lender.
+    /// @param recordHash The disputed record.
+    /// @param resolvedBy The lender itself or a governor.
+    /// @param outcome Confirmed (record stands) or Corrected (a correction was recorded).
+    event DisputeResolved(
+        address indexed lender, bytes32 indexed recordHash, address indexed resolvedBy, DisputeOutcome outcome
+    );
+
+    // ------------------------------------------------------------------ functions
+
+    /**
+     * @notice Records a batch of credit events and inquiries.
+     * @dev Exactly-once without a storage write per item: `seq` must equal {nextSequence} of the caller and
+     * advances by one per batch, so a replayed or reordered batch reverts with {LedgerBatchOutOfOrder}.
+     * One storage slot per batch keeps the batch digest, which later proves record ownership for corrections.
+     *
+     * Requirements:
+     * - the caller is an active lender and the consortium is not paused;
+     * - `seq` is the caller's next sequence number;
+     * - `items` holds 1 ..= MAX_BATCH_SIZE four-word items, each with non-zero keys and a known type.
+     *
+     * Emits one {CreditEventRecorded} or {InquiryRecorded} per item, then {BatchRecorded}.
+     * @param seq The caller's next sequence number.
+     * @param items The items, four words each.
+     */
+    function recordBatch(uint64 seq, bytes32[] calldata items) external;
+
+    /**
+     * @notice Records a credit event that replaces one of the caller's earlier records.
+     * @dev Ownership is proven against the stored digest of the original's batch instead of a per-record slot:
+     * recording stays at one slot per batch, and a correction pays for the original batch's hashes in calldata.
+     * The correction is a batch of one and consumes a sequence number.
+     *
+     * Requirements:
+     * - as for {recordBatch}, with a single credit-event item;
+     * - `original` matches a stored batch digest and its lender is the caller.
+     *
+     * Emits {CreditEventRecorded}, {CreditEventCorrected} and {BatchRecorded}.
+     * @param seq The caller's next sequence number.
+     * @param original The record being corrected.
+     * @param item The replacing credit event, four words.
+     */
+    function correctRecord(uint64 seq, RecordRef calldata original, bytes32[4] calldata item) external;
+
+    /**
+     * @notice Flags a record as disputed by its borrower.
+     *
+     * Requirements:
+     * - the caller is the recording lender (active) or an active governor; the consortium is not paused;
+     * - no dispute is open on that record.
+     *
+     * Emits {DisputeOpened}.
+     * @param lender The lender that recorded the record.
+     * @param recordHash The record.
+     */
+    function openDispute(address lender, bytes32 recordHash) external;
+
+    /**
+     * @notice Closes a dispute.
+     *
+     * Requirements:
+     * - the caller is the recording lender (active) or an active governor; the consortium is not paused;
+     * - the dispute is open and `outcome` is not `None`.
+     *
+     * Emits {DisputeResolved}.
+     * @param lender The lender that recorded the record.
+     * @param recordHash The record.
+     * @param outcome How it was closed.
+     */
+    function resolveDispute(address lender, bytes32 recordHash, DisputeOutcome outcome) external;
+
+    /// @notice The sequence number `lender`'s next batch must carry (starts at 0).
+    /// @param lender The lender.
+    /// @return The next sequence number.
+    function nextSequence(address lender) external view returns (uint64);
+
+    /// @notice The digest of `lender`'s batch `seq` (zero if none).
+    /// @param lender The lender.
+    /// @param seq The batch.
+    /// @return keccak256 of the batch's record hashes.
+    function batchDigest(address lender, uint64 seq) external view returns (bytes32);
+
+    /// @notice Whether a dispute is open on `lender`'s record `recordHash`.
+    /// @param lender The lender.
+    /// @param recordHash The record.
+    /// @return True if open.
+    function isDisputed(address lender, bytes32 recordHash) external view returns (bool);
+
+    /// @notice The consortium registry this ledger takes membership and pause state from.
+    /// @return The registry's address.
+    function registry() external view returns (address);
+}

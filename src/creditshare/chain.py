@@ -1,0 +1,171 @@
+"""The one boundary between creditshare and an EVM JSON-RPC node.
+
+Everything that talks to the chain goes through `connect()` and `Transactor`, which translate web3/RPC failures
+into `creditshare.exceptions`. Only standard `eth_*` methods are used, so the same code runs on Ganache, anvil and
+Besu (QBFT, zero gas price).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import TxParams, TxReceipt
+
+from creditshare.contracts import Artifact, decode_error
+from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert, TransactionFailed
+
+
+def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+    """Return a Web3 connected to `rpc_url`, with the POA extra-data middleware when the chain needs it."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    with translate_errors():
+        genesis = w3.eth.get_block(0)
+    if len(genesis.get("extraData", b"")) > 32:  # QBFT / IBFT / Clique
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Translate web3 and transport errors into the creditshare exception tree."""
+    try:
+        yield
+    except ContractCustomError as exc:
+        decoded = decode_error(str(exc.data)) if exc.data else None
+        raise decoded or ChainError(f"unknown custom error {exc.data}") from exc
+    except ContractLogicError as exc:
+        data = _revert_data(exc)
+        decoded = decode_error(data) if data else None
+        raise decoded or TransactionFailed(str(exc.message or exc)) from exc
+    except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
+        raise ChainUnavailable(f"chain node unreachable: {exc}") from exc
+    except Web3RPCError as exc:
+        raise ChainError(str(exc)) from exc
+
+
+def _revert_data(exc: ContractLogicError) -> str | None:
+    """Revert data from a logic error; Ganache nests it as ``{"result": "0x..."}`` where others give a string."""
+    for candidate in (exc.data, *exc.args):
+        if isinstance(candidate, str) and candidate.startswith("0x"):
+            return candidate
+        if isinstance(candidate, dict):
+            inner = candidate.get("result") or candidate.get("data")
+            if isinstance(inner, str) and inner.startswith("0x"):
+                return inner
+    return None
+
+
+def contract_at(w3: Web3, artifact: Artifact, address: str) -> Contract:
+    """A web3 contract object for a deployed artifact."""
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+
+
+class Transactor:
+    """Signs and sends transactions from one account, allocating nonces itself.
+
+    web3.py takes nonces from the node's pending count without a lock, so concurrent senders reuse them; one
+    Transactor per key, shared by its users, avoids that.
+    """
+
+    def __init__(self, w3: Web3, account: LocalAccount, *, gas_price: int | None = None) -> None:
+        self.w3 = w3
+        self.account = account
+        self.address = account.address
+        with translate_errors():
+            self.chain_id = w3.eth.chain_id
+            self.gas_price = w3.eth.gas_price if gas_price is None else gas_price
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+
+    def next_nonce(self) -> int:
+        """The next nonce for this key (read from the node once, then counted locally)."""
+        with self._lock:
+            if self._nonce is None:
+                with translate_errors():
+                    self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+            nonce = self._nonce
+            self._nonce += 1
+            return nonce
+
+    def resync_nonce(self) -> None:
+        """Forget the local nonce so the next one is read from the node again."""
+        with self._lock:
+            self._nonce = None
+
+    def sign(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> tuple[HexBytes, str]:
+        """Estimate (surfacing any revert as `ContractRevert`), then sign; returns the raw tx and its hash."""
+        with translate_errors():
+            params: TxParams = {"from": self.address, "gasPrice": self.gas_price, "chainId": self.chain_id}
+            if gas is None:
+                gas = int(fn.estimate_gas(params) * 1.2) + 10_000
+            params["gas"] = gas
+            params["nonce"] = self.next_nonce()
+            tx = fn.build_transaction(params)
+        signed = self.account.sign_transaction(tx)
+        return HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x")
+
+    def send_raw(self, raw: HexBytes) -> None:
+        """Broadcast a signed transaction."""
+        with translate_errors():
+            self.w3.eth.send_raw_transaction(raw)
+
+    def wait(self, tx_hash: str, *, timeout: float = 120.0) -> TxReceipt:
+        """Wait for a receipt; raise `ContractRevert`/`TransactionFailed` if the transaction reverted."""
+        with translate_errors():
+            try:
+                receipt = self.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout, poll_latency=0.05)
+            except TimeExhausted as exc:
+                raise ChainError(f"no receipt for {tx_hash} after {timeout}s") from exc
+        if receipt["status"] != 1:
+            raise self._revert_reason(tx_hash, receipt)
+        return receipt
+
+    def transact(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> TxReceipt:
+        """Sign, send and wait for one transaction."""
+        raw, tx_hash = self.sign(fn, gas=gas)
+        self.send_raw(raw)
+        return self.wait(tx_hash)
+
+    def deploy(self, artifact: Artifact, *args: Any) -> tuple[str, TxReceipt]:
+        """Deploy `artifact` with constructor `args`; returns its address and the receipt."""
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = self.transact(factory.constructor(*args))
+        return str(receipt["contractAddress"]), receipt
+
+    def _revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ChainError:
+        """Replay a reverted transaction as a call at its block to recover the custom error."""
+        try:
+            tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
+            call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
+            with translate_errors():
+                self.w3.eth.call(call, receipt["blockNumber"])
+        except ContractRevert as exc:
+            return exc
+        except ChainError:
+            pass
+        return TransactionFailed(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
+
+
+def wait_for_rpc(rpc_url: str, *, timeout: float = 30.0) -> Web3:
+    """Poll until a node answers at `rpc_url`; raise `ChainUnavailable` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            return connect(rpc_url, timeout=2.0)
+        except ChainError as exc:
+            last = exc
+            time.sleep(0.1)
+    raise ChainUnavailable(f"no chain answered at {rpc_url} within {timeout:.0f}s: {last}")

@@ -1,0 +1,81 @@
+"""Load the shipped contract artifacts and decode their custom errors.
+
+Artifacts are package data written by `creditshare compile`; loading them needs no Node or solc.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector
+
+from creditshare.exceptions import ArtifactError, ContractRevert
+
+REGISTRY = "ConsortiumRegistry"
+LEDGER = "CreditLedger"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A compiled contract: ABI, creation bytecode and the compiler that produced it."""
+
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+    compiler: dict[str, Any]
+
+
+@cache
+def load_artifact(name: str) -> Artifact:
+    """Return the shipped artifact of contract `name`."""
+    try:
+        text = resources.files("creditshare.artifacts").joinpath(f"{name}.json").read_text("utf-8")
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"no artifact for {name}; run `creditshare compile`") from exc
+    data = json.loads(text)
+    return Artifact(
+        name=data["contractName"],
+        abi=data["abi"],
+        bytecode=data["bytecode"],
+        deployed_bytecode=data["deployedBytecode"],
+        compiler=data["compiler"],
+    )
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){param['type'][5:]}"
+    return str(param["type"])
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str]]]:
+    table: dict[bytes, tuple[str, list[str]]] = {}
+    for name in (REGISTRY, LEDGER):
+        for item in load_artifact(name).abi:
+            if item["type"] != "error":
+                continue
+            types = [_abi_type(p) for p in item["inputs"]]
+            selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+            table[selector] = (item["name"], types)
+    return table
+
+
+def decode_error(data: bytes | str) -> ContractRevert | None:
+    """Decode revert data into a `ContractRevert` if it is one of our custom errors, else None."""
+    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+    if len(raw) < 4:
+        return None
+    entry = _error_table().get(raw[:4])
+    if entry is None:
+        return None
+    name, types = entry
+    args = tuple(abi_decode(types, raw[4:])) if types else ()
+    return ContractRevert(name, args, "0x" + raw[:4].hex())

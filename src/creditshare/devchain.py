@@ -1,0 +1,133 @@
+"""A local development chain (Ganache from the pinned npm package) for the demo, tests and benchmarks.
+
+Accounts are derived from a public, well-known mnemonic, so they are deterministic and worthless: never use
+them outside a local chain. Product code signs every transaction itself (as on Besu); the dev chain only
+needs to fund these accounts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from creditshare.chain import wait_for_rpc
+from creditshare.compiler import EVM_VERSION, PROJECT_ROOT
+from creditshare.exceptions import ToolchainError
+
+#: Public test mnemonic (the one anvil and Hardhat also default to).
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_CHAIN_ID = 1337
+DEV_BLOCK_GAS_LIMIT = 30_000_000
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_accounts(count: int = 10) -> list[LocalAccount]:
+    """The dev chain's funded accounts, in order."""
+    return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ganache_executable() -> str:
+    """The project's pinned ganache, or one on PATH."""
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "ganache"
+    if local.exists():
+        return str(local)
+    found = shutil.which("ganache")
+    if found is None:
+        raise ToolchainError("ganache not found; run `make setup` (npm ci installs the pinned ganache)")
+    return found
+
+
+@dataclass
+class DevChain:
+    """A Ganache process on 127.0.0.1. Use as a context manager, or `start()` / `stop()`.
+
+    `data_dir` keeps the chain between runs; without it the chain lives in memory.
+    """
+
+    port: int = 0
+    accounts: int = 10
+    data_dir: Path | None = None
+    block_time: float = 0.0
+    log_file: Path | None = None
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            ganache_executable(),
+            "--server.host", "127.0.0.1",
+            "--server.port", str(self.port),
+            "--chain.chainId", str(DEV_CHAIN_ID),
+            "--chain.hardfork", EVM_VERSION,
+            "--wallet.mnemonic", DEV_MNEMONIC,
+            "--wallet.totalAccounts", str(self.accounts),
+            "--wallet.defaultBalance", "1000000",
+            "--miner.blockGasLimit", str(DEV_BLOCK_GAS_LIMIT),
+            "--logging.quiet",
+        ]  # fmt: skip
+        if self.block_time:
+            cmd += ["--miner.blockTime", str(self.block_time)]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            cmd += ["--database.dbPath", str(self.data_dir)]
+        return cmd
+
+    def start(self, timeout: float = 60.0) -> Web3:
+        """Start Ganache and wait until it answers JSON-RPC."""
+        if self.port == 0:
+            self.port = free_port()
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+        )
+        try:
+            return wait_for_rpc(self.rpc_url, timeout=timeout)
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop Ganache (its whole process group) and wait for it to exit."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> DevChain:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
