@@ -21,7 +21,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import TxParams, TxReceipt
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from creditshare.contracts import Artifact, decode_error
 from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert, TransactionFailed
@@ -107,13 +107,13 @@ class Transactor:
     def sign(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> tuple[HexBytes, str]:
         """Estimate (surfacing any revert as `ContractRevert`), then sign; returns the raw tx and its hash."""
         with translate_errors():
-            params: TxParams = {"from": self.address, "gasPrice": self.gas_price, "chainId": self.chain_id}
+            params: TxParams = {"from": self.address, "gasPrice": Wei(self.gas_price), "chainId": self.chain_id}
             if gas is None:
                 gas = int(fn.estimate_gas(params) * 1.2) + 10_000
             params["gas"] = gas
-            params["nonce"] = self.next_nonce()
+            params["nonce"] = Nonce(self.next_nonce())
             tx = fn.build_transaction(params)
-        signed = self.account.sign_transaction(tx)
+        signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
         return HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x")
 
     def send_raw(self, raw: HexBytes) -> None:
@@ -125,7 +125,9 @@ class Transactor:
         """Wait for a receipt; raise `ContractRevert`/`TransactionFailed` if the transaction reverted."""
         with translate_errors():
             try:
-                receipt = self.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout, poll_latency=0.05)
+                receipt = self.w3.eth.wait_for_transaction_receipt(
+                    HexBytes(tx_hash), timeout=timeout, poll_latency=0.05
+                )
             except TimeExhausted as exc:
                 raise ChainError(f"no receipt for {tx_hash} after {timeout}s") from exc
         if receipt["status"] != 1:

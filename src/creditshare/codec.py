@@ -64,13 +64,7 @@ def pack_event_data(
     ):
         if not 0 <= value <= top:
             raise ValueError(f"{label} out of range: {value}")
-    return (
-        (int(item_type) << 248)
-        | (day << 216)
-        | (amount_fen << 152)
-        | (overdue_fen << 88)
-        | (days_past_due << 72)
-    )
+    return (int(item_type) << 248) | (day << 216) | (amount_fen << 152) | (overdue_fen << 88) | (days_past_due << 72)
 
 
 def pack_inquiry_data(purpose: int) -> int:

@@ -79,3 +79,54 @@ def decode_error(data: bytes | str) -> ContractRevert | None:
     name, types = entry
     args = tuple(abi_decode(types, raw[4:])) if types else ()
     return ContractRevert(name, args, "0x" + raw[:4].hex())
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    """One decoded log of our contracts."""
+
+    name: str
+    args: dict[str, Any]
+    address: str
+    log_index: int
+    block_number: int
+    transaction_hash: str
+
+
+@cache
+def _event_table() -> dict[bytes, dict[str, Any]]:
+    from eth_utils import event_abi_to_log_topic
+
+    table: dict[bytes, dict[str, Any]] = {}
+    for name in (REGISTRY, LEDGER):
+        for item in load_artifact(name).abi:
+            if item["type"] == "event":
+                table[bytes(event_abi_to_log_topic(item))] = item  # type: ignore[arg-type]
+    return table
+
+
+def decode_logs(logs: list[Any]) -> list[DecodedEvent]:
+    """Decode the logs of our contracts (others are skipped), in log order."""
+    from web3 import Web3
+    from web3._utils.events import get_event_data
+
+    codec = Web3().codec
+    decoded = []
+    for log in logs:
+        if not log["topics"]:
+            continue
+        abi = _event_table().get(bytes(log["topics"][0]))
+        if abi is None:
+            continue
+        data = get_event_data(codec, abi, log)
+        decoded.append(
+            DecodedEvent(
+                name=data["event"],
+                args=dict(data["args"]),
+                address=str(log["address"]),
+                log_index=int(log["logIndex"]),
+                block_number=int(log["blockNumber"]),
+                transaction_hash="0x" + bytes(log["transactionHash"]).hex(),
+            )
+        )
+    return decoded
