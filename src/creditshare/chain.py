@@ -30,8 +30,11 @@ from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert,
 def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     """Return a Web3 connected to `rpc_url`, with the POA extra-data middleware when the chain needs it."""
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-    with translate_errors():
-        genesis = w3.eth.get_block(0)
+    try:
+        with translate_errors():
+            genesis = w3.eth.get_block(0)
+    except ChainUnavailable as exc:
+        raise ChainUnavailable(f"no chain node answers at {rpc_url}; start one or fix CREDITSHARE_RPC_URL") from exc
     if len(genesis.get("extraData", b"")) > 32:  # QBFT / IBFT / Clique
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
@@ -50,7 +53,7 @@ def translate_errors() -> Iterator[None]:
         decoded = decode_error(data) if data else None
         raise decoded or TransactionFailed(str(exc.message or exc)) from exc
     except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
-        raise ChainUnavailable(f"chain node unreachable: {exc}") from exc
+        raise ChainUnavailable(f"chain node unreachable ({type(exc).__name__})") from exc
     except Web3RPCError as exc:
         raise ChainError(str(exc)) from exc
 

@@ -97,6 +97,8 @@ class DevChain:
         """Start Ganache and wait until it answers JSON-RPC."""
         if self.port == 0:
             self.port = free_port()
+        if self.log_file:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
             self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()

@@ -1,0 +1,63 @@
+# creditshare — the two commands are `make run` (main job) and `make test` (whole suite).
+# Both install what they need first (idempotently): a Python 3.11 virtualenv in .venv, the pinned npm
+# toolchain (ganache, solc) in node_modules, and the solc stand-in where py-solc-x/Brownie look for solc.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup solc-standin run test lint typecheck pytest brownie-test slither artifacts bench clean
+
+setup: $(VENV)/.installed node_modules/.installed solc-standin
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip check
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is required: apt-get install nodejs npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Always re-linked (cheap): the link must point at *this* checkout's stand-in and node_modules.
+solc-standin: $(VENV)/.installed node_modules/.installed
+	@$(BIN)/python -c 'from creditshare.compiler import install_brownie_standin as i; print("solc stand-in:", i())'
+
+## Main job: local chain + deployed consortium (Ctrl-C stops everything).
+run: setup
+	$(BIN)/creditshare demo
+
+## The whole test suite: lint, types, pytest on a real Ganache, Brownie's own tests, slither.
+test: setup lint typecheck pytest brownie-test slither
+
+lint:
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest
+
+brownie-test:
+	$(BIN)/brownie compile
+	$(BIN)/brownie test
+
+slither:
+	bash scripts/slither.sh
+
+## Recompile contracts/ into src/creditshare/artifacts.
+artifacts: setup
+	$(BIN)/creditshare compile
+
+bench: setup
+	$(BIN)/python benchmarks/gas.py
+
+clean:
+	rm -rf build reports .pytest_cache .mypy_cache .ruff_cache

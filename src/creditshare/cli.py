@@ -1,0 +1,180 @@
+"""The `creditshare` command-line program.
+
+Every command exits non-zero with one line saying what to fix when anything goes wrong; the logic lives in the
+library modules, the commands only parse options and print.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from creditshare import compiler
+from creditshare.chain import Transactor, connect
+from creditshare.config import Settings
+from creditshare.deploy import DEFAULT_PROPOSAL_LIFETIME, Deployment, deploy_consortium
+from creditshare.devchain import DevChain, dev_accounts
+from creditshare.exceptions import ConfigError, CreditShareError, DeploymentError
+from creditshare.keys import load_keystore, read_password
+
+app = typer.Typer(help="creditshare: shared credit ledger for a micro-lending consortium.", no_args_is_help=True)
+chain_app = typer.Typer(help="A local development chain (Ganache).", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+DEMO_GOVERNORS = ("Consortium Governor 1", "Consortium Governor 2", "Consortium Governor 3")
+
+
+@app.command("compile")
+def compile_cmd(
+    check: Annotated[bool, typer.Option(help="Only check that the shipped artifacts match a fresh compile.")] = False,
+) -> None:
+    """Compile contracts/ into the artifacts shipped in src/creditshare/artifacts (needs `make setup`)."""
+    if check:
+        stale = compiler.check_artifacts()
+        if stale:
+            raise ConfigError(f"artifacts out of date for {', '.join(stale)}; run `creditshare compile`")
+        console.print("artifacts match the sources")
+        return
+    for path in compiler.build_artifacts():
+        console.print(f"wrote {path.relative_to(compiler.PROJECT_ROOT)}")
+
+
+@chain_app.command("up")
+def chain_up(
+    port: Annotated[int | None, typer.Option(help="Port (default: CREDITSHARE_CHAIN_PORT or 8545).")] = None,
+    reset: Annotated[bool, typer.Option(help="Delete the chain's data folder first.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
+) -> None:
+    """Run a local Ganache in the foreground, keeping its state in HOME/chain; Ctrl-C stops it."""
+    settings = Settings.from_env(chain_port=port)
+    chain = _start_devchain(settings, reset=reset, yes=yes)
+    console.print(f"chain running at [bold]{chain.rpc_url}[/] (chain id 1337); Ctrl-C stops it")
+    _wait_for_interrupt()
+    chain.stop()
+
+
+@app.command()
+def deploy(
+    rpc_url: Annotated[str | None, typer.Option(help="Chain RPC URL (default: CREDITSHARE_RPC_URL).")] = None,
+    governor: Annotated[list[str] | None, typer.Option(help="Initial governor address (repeat).")] = None,
+    name: Annotated[list[str] | None, typer.Option(help="Display name per governor (repeat, same order).")] = None,
+    threshold: Annotated[int, typer.Option(help="Approvals a proposal needs.")] = 2,
+    lifetime: Annotated[int, typer.Option(help="Seconds a proposal stays open.")] = DEFAULT_PROPOSAL_LIFETIME,
+    dev: Annotated[bool, typer.Option(help="Sign with dev account 0 and use dev accounts 0-2 as governors.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Deployment file (default: HOME/deployment.json).")] = None,
+) -> None:
+    """Deploy the registry and the ledger and write the deployment file."""
+    settings = Settings.from_env(rpc_url=rpc_url, deployment_file=out)
+    w3 = connect(settings.rpc_url)
+    if dev:
+        signer = dev_accounts(1)[0]
+        governors = governor or [a.address for a in dev_accounts(3)]
+    else:
+        if settings.keystore is None or settings.keystore_password_file is None:
+            raise ConfigError("set CREDITSHARE_KEYSTORE and CREDITSHARE_KEYSTORE_PASSWORD_FILE, or pass --dev")
+        signer = load_keystore(settings.keystore, read_password(settings.keystore_password_file))
+        if not governor:
+            raise ConfigError("give the initial governors with --governor ADDRESS (repeat)")
+        governors = governor
+    names = name or [f"Governor {i + 1}" for i in range(len(governors))]
+    if len(names) != len(governors):
+        raise ConfigError(f"{len(governors)} governors but {len(names)} names; give one --name per --governor")
+    deployment = deploy_consortium(Transactor(w3, signer), governors, names, threshold, lifetime)
+    deployment.save(settings.deployment_path)
+    _print_deployment(deployment, settings.deployment_path)
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option(help="Start from an empty chain instead of reusing the last one.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
+) -> None:
+    """The main job: a local chain with the consortium deployed; reuses the previous state unless --reset."""
+    settings = Settings.from_env()
+    chain = _start_devchain(settings, reset=reset, yes=yes)
+    try:
+        w3 = connect(chain.rpc_url)
+        path = settings.deployment_path
+        try:
+            deployment = Deployment.load(path)
+            deployment.check(w3)
+            console.print(f"reusing the deployment in {path}")
+        except DeploymentError:
+            governors = dev_accounts(3)
+            deployment = deploy_consortium(
+                Transactor(w3, governors[0]), [g.address for g in governors], list(DEMO_GOVERNORS), threshold=2
+            )
+            deployment.save(path)
+        _print_deployment(deployment, path)
+        console.print(f"chain: [bold]{chain.rpc_url}[/]; Ctrl-C stops everything")
+        _wait_for_interrupt()
+    finally:
+        chain.stop()
+        console.print("stopped")
+
+
+def _start_devchain(settings: Settings, *, reset: bool, yes: bool) -> DevChain:
+    data_dir = settings.home / "chain"
+    if reset and data_dir.exists():
+        if not yes and not typer.confirm(f"Delete the local chain in {data_dir}?"):
+            raise typer.Abort()
+        shutil.rmtree(data_dir)
+        settings.deployment_path.unlink(missing_ok=True)
+    chain = DevChain(port=settings.chain_port, data_dir=data_dir, log_file=settings.home / "chain.log")
+    with console.status(f"starting Ganache on port {settings.chain_port}"):
+        chain.start()
+    return chain
+
+
+def _print_deployment(deployment: Deployment, path: Path) -> None:
+    table = Table(title="creditshare deployment", show_header=False)
+    table.add_row("chain id", str(deployment.chain_id))
+    table.add_row("ConsortiumRegistry", deployment.registry)
+    table.add_row("CreditLedger", deployment.ledger)
+    table.add_row("deployed in block", str(deployment.block))
+    table.add_row("deployment file", str(path))
+    console.print(table)
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    """Entry point: run the app, turning our errors into one line and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except CreditShareError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

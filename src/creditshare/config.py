@@ -1,0 +1,53 @@
+"""One typed settings object, read from `CREDITSHARE_*` environment variables.
+
+pydantic-settings would be the usual choice, but every release of it needs a python-dotenv newer than the one
+eth-brownie pins exactly, so the same job is done here by a small `from_env()` over a pydantic model: names are
+the field names upper-cased with the `CREDITSHARE_` prefix, values are validated by pydantic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from creditshare.exceptions import ConfigError
+
+ENV_PREFIX = "CREDITSHARE_"
+
+
+class Settings(BaseModel):
+    """Everything a creditshare process can be configured with; defaults run the local demo."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: str = Field("development", description="development | production")
+    home: Path = Field(Path(".creditshare"), description="Folder for the local chain, deployment file and data")
+    rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain node")
+    chain_port: int = Field(8545, description="Port of the local dev chain started by `creditshare chain up`")
+    deployment_file: Path | None = Field(None, description="Deployment file (default: HOME/deployment.json)")
+    keystore: Path | None = Field(None, description="Keystore v3 JSON of this gateway's signing key")
+    keystore_password_file: Path | None = Field(None, description="File holding the keystore passphrase")
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.deployment_file or self.home / "deployment.json"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `CREDITSHARE_*` variables, then `overrides` (e.g. CLI options that were given)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            name: environ[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in environ
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"setting {ENV_PREFIX}{field.upper()}: {first['msg']}") from exc

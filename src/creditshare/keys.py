@@ -1,0 +1,42 @@
+"""Signing keys: keystore v3 files, decrypted once at start and never logged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from creditshare.exceptions import ConfigError
+
+
+def load_keystore(path: Path, password: str) -> LocalAccount:
+    """Decrypt a keystore v3 JSON file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"keystore {path} not found") from exc
+    except ValueError as exc:
+        raise ConfigError(f"keystore {path} is not JSON") from exc
+    try:
+        key = Account.decrypt(data, password)
+    except ValueError as exc:
+        raise ConfigError(f"cannot decrypt keystore {path}: wrong passphrase?") from exc
+    return Account.from_key(key)
+
+
+def read_password(path: Path) -> str:
+    """Read a passphrase file (trailing newline stripped)."""
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"passphrase file {path} not found") from exc
+
+
+def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
+    """Encrypt `account` into a keystore v3 file readable only by its owner."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(Account.encrypt(account.key, password)), encoding="utf-8")
+    path.chmod(0o600)
+    return path
