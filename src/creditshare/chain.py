@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -27,16 +28,25 @@ from creditshare.contracts import Artifact, decode_error
 from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert, TransactionFailed
 
 
-def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
-    """Return a Web3 connected to `rpc_url`, with the POA extra-data middleware when the chain needs it."""
+def make_web3(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+    """A Web3 for `rpc_url` without touching the node (it may be down; callers find out on first use).
+
+    The POA extra-data middleware is always injected at layer 0: QBFT/IBFT/Clique chains (Besu) need it and it
+    is harmless on Ganache and anvil.
+    """
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+    """A Web3 for `rpc_url`, checked to answer; raises `ChainUnavailable` with the URL otherwise."""
+    w3 = make_web3(rpc_url, timeout=timeout)
     try:
         with translate_errors():
-            genesis = w3.eth.get_block(0)
+            w3.eth.get_block(0)
     except ChainUnavailable as exc:
         raise ChainUnavailable(f"no chain node answers at {rpc_url}; start one or fix CREDITSHARE_RPC_URL") from exc
-    if len(genesis.get("extraData", b"")) > 32:  # QBFT / IBFT / Clique
-        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
 
@@ -75,6 +85,15 @@ def contract_at(w3: Web3, artifact: Artifact, address: str) -> Contract:
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
 
 
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction: the exact bytes to (re)send, their hash and the nonce used."""
+
+    raw: HexBytes
+    tx_hash: str
+    nonce: int
+
+
 class Transactor:
     """Signs and sends transactions from one account, allocating nonces itself.
 
@@ -86,11 +105,26 @@ class Transactor:
         self.w3 = w3
         self.account = account
         self.address = account.address
-        with translate_errors():
-            self.chain_id = w3.eth.chain_id
-            self.gas_price = w3.eth.gas_price if gas_price is None else gas_price
+        self._gas_price = gas_price
+        self._chain_id: int | None = None
         self._lock = threading.Lock()
         self._nonce: int | None = None
+
+    @property
+    def chain_id(self) -> int:
+        """The node's chain id (read once, on first use)."""
+        if self._chain_id is None:
+            with translate_errors():
+                self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    @property
+    def gas_price(self) -> int:
+        """Legacy gas price: given, or the node's (0 on Besu free-gas networks), read once."""
+        if self._gas_price is None:
+            with translate_errors():
+                self._gas_price = int(self.w3.eth.gas_price)
+        return self._gas_price
 
     def next_nonce(self) -> int:
         """The next nonce for this key (read from the node once, then counted locally)."""
@@ -107,17 +141,18 @@ class Transactor:
         with self._lock:
             self._nonce = None
 
-    def sign(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> tuple[HexBytes, str]:
-        """Estimate (surfacing any revert as `ContractRevert`), then sign; returns the raw tx and its hash."""
+    def sign(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> SignedTx:
+        """Estimate (surfacing any revert as `ContractRevert`), then sign with the next nonce."""
         with translate_errors():
             params: TxParams = {"from": self.address, "gasPrice": Wei(self.gas_price), "chainId": self.chain_id}
             if gas is None:
                 gas = int(fn.estimate_gas(params) * 1.2) + 10_000
             params["gas"] = gas
-            params["nonce"] = Nonce(self.next_nonce())
+            nonce = self.next_nonce()
+            params["nonce"] = Nonce(nonce)
             tx = fn.build_transaction(params)
         signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
-        return HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x")
+        return SignedTx(HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x"), nonce)
 
     def send_raw(self, raw: HexBytes) -> None:
         """Broadcast a signed transaction."""
@@ -134,14 +169,14 @@ class Transactor:
             except TimeExhausted as exc:
                 raise ChainError(f"no receipt for {tx_hash} after {timeout}s") from exc
         if receipt["status"] != 1:
-            raise self._revert_reason(tx_hash, receipt)
+            raise self.revert_reason(tx_hash, receipt)
         return receipt
 
     def transact(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> TxReceipt:
         """Sign, send and wait for one transaction."""
-        raw, tx_hash = self.sign(fn, gas=gas)
-        self.send_raw(raw)
-        return self.wait(tx_hash)
+        signed = self.sign(fn, gas=gas)
+        self.send_raw(signed.raw)
+        return self.wait(signed.tx_hash)
 
     def deploy(self, artifact: Artifact, *args: Any) -> tuple[str, TxReceipt]:
         """Deploy `artifact` with constructor `args`; returns its address and the receipt."""
@@ -149,7 +184,7 @@ class Transactor:
         receipt = self.transact(factory.constructor(*args))
         return str(receipt["contractAddress"]), receipt
 
-    def _revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ChainError:
+    def revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ChainError:
         """Replay a reverted transaction as a call at its block to recover the custom error."""
         try:
             tx = self.w3.eth.get_transaction(HexBytes(tx_hash))

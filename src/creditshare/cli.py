@@ -14,20 +14,28 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare import compiler
 from creditshare.chain import Transactor, connect
+from creditshare.clients import Scope, create_client, list_clients, revoke_client
 from creditshare.config import Settings
+from creditshare.db import make_engine, session_factory, transaction
 from creditshare.deploy import DEFAULT_PROPOSAL_LIFETIME, Deployment, deploy_consortium
 from creditshare.devchain import DevChain, dev_accounts
 from creditshare.exceptions import ConfigError, CreditShareError, DeploymentError
-from creditshare.keys import load_keystore, read_password
+from creditshare.keys import load_keystore, read_password, write_keystore
 
 app = typer.Typer(help="creditshare: shared credit ledger for a micro-lending consortium.", no_args_is_help=True)
 chain_app = typer.Typer(help="A local development chain (Ganache).", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
+keys_app = typer.Typer(help="The gateway's signing key (keystore v3).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+clients_app = typer.Typer(help="API clients of this gateway and their scopes.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -122,6 +130,128 @@ def demo(
     finally:
         chain.stop()
         console.print("stopped")
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[Path, typer.Option(help="Keystore file to create.")],
+    password_file: Annotated[Path | None, typer.Option(help="Passphrase file (else prompted).")] = None,
+) -> None:
+    """Create a new signing key, encrypted in a keystore file; prints only its address."""
+    from eth_account import Account
+
+    _write_key(Account.create(), out, password_file)
+
+
+@keys_app.command("import")
+def keys_import(
+    private_key_file: Annotated[Path, typer.Option(help="File holding the hex private key (never pass it inline).")],
+    out: Annotated[Path, typer.Option(help="Keystore file to create.")],
+    password_file: Annotated[Path | None, typer.Option(help="Passphrase file (else prompted).")] = None,
+) -> None:
+    """Encrypt an existing private key into a keystore file."""
+    from eth_account import Account
+
+    try:
+        account = Account.from_key(private_key_file.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        raise ConfigError(f"private key file {private_key_file} not found") from None
+    except ValueError:
+        raise ConfigError(f"{private_key_file} does not hold a hex private key") from None
+    _write_key(account, out, password_file)
+
+
+@keys_app.command("address")
+def keys_address(keystore: Annotated[Path | None, typer.Option(help="Keystore file.")] = None) -> None:
+    """Print the address of a keystore (no passphrase needed)."""
+    import json
+
+    path = keystore or Settings.from_env().keystore
+    if path is None:
+        raise ConfigError("give --keystore or set CREDITSHARE_KEYSTORE")
+    try:
+        address = json.loads(path.read_text(encoding="utf-8"))["address"]
+    except (FileNotFoundError, ValueError, KeyError):
+        raise ConfigError(f"{path} is not a keystore file") from None
+    from web3 import Web3
+
+    console.print(Web3.to_checksum_address(address))
+
+
+def _write_key(account: LocalAccount, out: Path, password_file: Path | None) -> None:
+    if out.exists():
+        raise ConfigError(f"{out} exists; refusing to overwrite a key")
+    password = (
+        read_password(password_file)
+        if password_file
+        else typer.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+    )
+    if len(password) < 8:
+        raise ConfigError("use a passphrase of at least 8 characters")
+    write_keystore(account, out, password)
+    console.print(f"{account.address} -> {out}")
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Option(help="Client name (unique).")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: submit, query, verify, admin.")],
+) -> None:
+    """Create an API client and print its key once (only its hash is stored)."""
+    parsed = Scope.parse(scopes)
+    with transaction(_session_factory()) as session:
+        client, key = create_client(session, name, parsed)
+        scope_text = client.scopes
+    console.print(f"client {name!r} ({scope_text}); API key, shown only now:")
+    console.print(key, highlight=False, soft_wrap=True)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List API clients (never their keys)."""
+    with _session_factory()() as session:
+        rows = list_clients(session)
+    table = Table("name", "scopes", "key prefix", "created", "revoked")
+    for c in rows:
+        table.add_row(
+            c.name,
+            c.scopes,
+            c.key_prefix + "…",
+            f"{c.created_at:%Y-%m-%d %H:%M}",
+            f"{c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "",
+        )
+    console.print(table)
+
+
+@clients_app.command("revoke")
+def clients_revoke(
+    name: Annotated[str, typer.Argument(help="Client name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Revoke a client's key (irreversible)."""
+    if not yes and not typer.confirm(f"Revoke API client {name!r}? Its key stops working at once."):
+        raise typer.Abort()
+    with transaction(_session_factory()) as session:
+        revoke_client(session, name)
+    console.print(f"revoked {name!r}")
+
+
+@app.command()
+def serve() -> None:
+    """Run the gateway (API + batch submitter) on CREDITSHARE_LISTEN_HOST:CREDITSHARE_LISTEN_PORT."""
+    import uvicorn
+
+    from creditshare.api import create_app
+    from creditshare.gateway import Gateway
+
+    settings = Settings.from_env()
+    gateway = Gateway(settings)
+    console.print(f"gateway for lender {gateway.lender} on http://{settings.listen_host}:{settings.listen_port}")
+    uvicorn.run(create_app(gateway), host=settings.listen_host, port=settings.listen_port, log_level="warning")
+
+
+def _session_factory() -> sessionmaker[Session]:
+    return session_factory(make_engine(Settings.from_env().database))
 
 
 def _start_devchain(settings: Settings, *, reset: bool, yes: bool) -> DevChain:

@@ -30,10 +30,28 @@ class Settings(BaseModel):
     deployment_file: Path | None = Field(None, description="Deployment file (default: HOME/deployment.json)")
     keystore: Path | None = Field(None, description="Keystore v3 JSON of this gateway's signing key")
     keystore_password_file: Path | None = Field(None, description="File holding the keystore passphrase")
+    database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in HOME/gateway.db)")
+    consortium_secret_file: Path | None = Field(None, description="Hex file of the consortium HMAC secret")
+    consortium_secret_version: int = Field(1, ge=1, description="Version of that secret")
+    record_key_file: Path | None = Field(None, description="Hex file of the AES-256 key sealing stored records")
+    listen_host: str = Field("127.0.0.1", description="Address `creditshare serve` listens on")
+    listen_port: int = Field(8000, ge=1, le=65535, description="Port `creditshare serve` listens on")
+    batch_size: int = Field(256, ge=1, le=256, description="Most records per ledger transaction")
+    batch_interval: float = Field(0.2, gt=0, le=60, description="Seconds a record may wait for a fuller batch")
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted")
+    submitter: bool = Field(True, description="Run the batch submitter in this process")
 
     @property
     def deployment_path(self) -> Path:
         return self.deployment_file or self.home / "deployment.json"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'gateway.db'}"
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

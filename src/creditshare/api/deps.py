@@ -1,0 +1,70 @@
+"""Dependencies: the gateway's services and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from creditshare.api.errors import ApiError
+from creditshare.clients import Caller, Scope, authenticate
+from creditshare.gateway import Gateway
+from creditshare.outbox import Outbox
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def get_outbox(gateway: GatewayDep) -> Outbox:
+    return gateway.outbox
+
+
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]
+
+
+def _api_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
+    """The caller owning the request's API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`)."""
+    key = _api_key(request)
+    if not key:
+        raise ApiError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>")
+
+    def lookup() -> Caller | None:
+        with gateway.factory() as session:
+            return authenticate(session, key)
+
+    caller = await run_in_threadpool(lookup)
+    if caller is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    request.state.caller = caller
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require(scope: Scope) -> Callable[[Caller], Caller]:
+    """A dependency that admits only callers holding `scope`."""
+
+    def check(caller: CallerDep) -> Caller:
+        if scope not in caller.scopes:
+            raise ApiError(403, "forbidden", f"this API key lacks the {scope.value!r} scope")
+        return caller
+
+    return check
+
+
+SubmitterDep = Annotated[Caller, Depends(require(Scope.SUBMIT))]

@@ -1,0 +1,35 @@
+"""Prometheus metrics of one gateway, in a registry of its own (no process-global state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class Metrics:
+    """The gateway's instruments; `registry` is what /metrics exposes."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.http_requests = Counter(
+            "creditshare_http_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r
+        )
+        self.records = Counter("creditshare_records", "Submitted records by outcome", ["outcome"], registry=r)
+        self.outbox_depth = Gauge("creditshare_outbox_depth", "Outbox items not yet confirmed or failed", registry=r)
+        self.batches = Counter("creditshare_batches", "Ledger batches by result", ["result"], registry=r)
+        self.gas_used = Counter("creditshare_gas_used", "Gas used by confirmed batches", registry=r)
+        self.items_confirmed = Counter("creditshare_items_confirmed", "Outbox items confirmed on chain", registry=r)
+        self.accept_to_confirm = Histogram(
+            "creditshare_accept_to_confirm_seconds",
+            "Time from acceptance to on-chain confirmation",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.last_confirmed_block = Gauge(
+            "creditshare_last_confirmed_block", "Block of the last confirmed batch", registry=r
+        )
+        self.chain_errors = Counter("creditshare_chain_errors", "Chain errors by kind", ["kind"], registry=r)

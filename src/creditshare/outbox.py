@@ -1,0 +1,175 @@
+"""The outbox: every accepted record is stored (encrypted) before the caller hears "accepted".
+
+The submitter later takes pending items from here into signed batches; nothing is ever accepted that is not
+durably stored, and a record id seen before is answered as a duplicate without storing anything new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from creditshare.crypto import RecordCipher
+from creditshare.db import OutboxItem, transaction
+from creditshare.identity import ConsortiumSecret
+from creditshare.records import CreditEventIn, InvalidRecord, normalise_event
+
+MAX_RECORDS_PER_REQUEST = 1000
+
+_PYDANTIC_CODES = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "enum": "invalid_event_type",
+    "int_type": "invalid_type",
+    "int_parsing": "invalid_type",
+    "int_from_float": "invalid_amount",
+    "string_type": "invalid_type",
+    "greater_than_equal": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "date_parsing": "invalid_date",
+    "date_from_datetime_parsing": "invalid_date",
+    "date_type": "invalid_date",
+    "value_error": "invalid_field",
+    "string_too_long": "too_long",
+    "string_too_short": "invalid_field",
+    "string_pattern_mismatch": "invalid_field",
+    "model_type": "invalid_type",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one submitted record."""
+
+    index: int
+    record_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    event_id: int | None = None
+    code: str | None = None
+    message: str | None = None
+    field: str | None = None
+
+
+def validation_outcome(index: int, raw: Any, exc: ValidationError) -> Outcome:
+    """Turn the first pydantic error of a record into a machine-readable rejection."""
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    code = _PYDANTIC_CODES.get(first["type"], "invalid_field")
+    if code == "out_of_range" and field and field.endswith("_fen"):
+        code = "invalid_amount"
+    record_id = raw.get("record_id") if isinstance(raw, dict) and isinstance(raw.get("record_id"), str) else None
+    return Outcome(index, record_id, "rejected", code=code, message=f"{field}: {first['msg']}", field=field)
+
+
+class Outbox:
+    """Accepts records for one lender and reports their status."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], cipher: RecordCipher, lender: str, secret: ConsortiumSecret
+    ) -> None:
+        self._factory = factory
+        self._cipher = cipher
+        self.lender = lender
+        self._secret = secret
+
+    def submit_events(self, raws: Sequence[Any], *, today: dt.date | None = None) -> list[Outcome]:
+        """Validate every record, store the good ones in one transaction, and say what happened to each."""
+        parsed: list[tuple[int, CreditEventIn]] = []
+        outcomes: dict[int, Outcome] = {}
+        for index, raw in enumerate(raws):
+            try:
+                parsed.append((index, CreditEventIn.model_validate(raw)))
+            except ValidationError as exc:
+                outcomes[index] = validation_outcome(index, raw, exc)
+        for attempt in range(3):  # a concurrent request may insert the same record id: retry sees it
+            try:
+                with transaction(self._factory) as session:
+                    outcomes.update(self._store(session, parsed, today))
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        return [outcomes[i] for i in range(len(raws))]
+
+    def _store(
+        self, session: Session, parsed: list[tuple[int, CreditEventIn]], today: dt.date | None
+    ) -> dict[int, Outcome]:
+        ids = {r.record_id for _, r in parsed} | {r.corrects for _, r in parsed if r.corrects}
+        known: dict[str, OutboxItem] = {
+            item.record_id: item
+            for item in session.scalars(
+                select(OutboxItem).where(OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids))
+            )
+        }
+        outcomes: dict[int, Outcome] = {}
+        for index, record in parsed:
+            existing = known.get(record.record_id)
+            if existing is not None:
+                outcomes[index] = Outcome(index, record.record_id, "duplicate", event_id=existing.id)
+                continue
+            original = known.get(record.corrects) if record.corrects else None
+            if record.corrects and (original is None or original.kind == "inquiry"):
+                outcomes[index] = Outcome(
+                    index, record.record_id, "rejected", code="unknown_original",
+                    message=f"corrects: no record {record.corrects!r} of this lender to correct", field="corrects",
+                )  # fmt: skip
+                continue
+            try:
+                event = normalise_event(
+                    record,
+                    lender=self.lender,
+                    secret=self._secret,
+                    corrects_hash=original.record_hash if original else None,
+                    today=today,
+                )
+            except InvalidRecord as exc:
+                outcomes[index] = Outcome(index, record.record_id, "rejected", None, exc.code, exc.message, exc.field)
+                continue
+            item = OutboxItem(
+                lender=self.lender,
+                kind="correction" if original else "event",
+                record_id=record.record_id,
+                subject_key=event.subject_key,
+                item_key=event.loan_key,
+                record_hash=event.record_hash,
+                data_word=event.data_word.to_bytes(32, "big"),
+                corrects_id=original.id if original else None,
+                payload=self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
+            )
+            session.add(item)
+            session.flush()
+            known[record.record_id] = item
+            outcomes[index] = Outcome(index, record.record_id, "accepted", event_id=item.id)
+        return outcomes
+
+    def get(self, event_id: int) -> OutboxItem | None:
+        """One of this lender's items by id."""
+        with self._factory() as session:
+            item = session.get(OutboxItem, event_id)
+            return item if item is not None and item.lender == self.lender else None
+
+    def open_record(self, item: OutboxItem) -> dict[str, Any]:
+        """Decrypt an item's full record."""
+        return CreditEventIn.model_validate_json(self._cipher.open(item.payload, self._aad(item.record_id))).model_dump(
+            mode="json"
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Items per status."""
+        with self._factory() as session:
+            rows = session.execute(
+                select(OutboxItem.status, func.count())
+                .where(OutboxItem.lender == self.lender)
+                .group_by(OutboxItem.status)
+            )
+            return {status: count for status, count in rows}
+
+    def _aad(self, record_id: str) -> bytes:
+        return f"{self.lender.lower()}:{record_id}".encode()

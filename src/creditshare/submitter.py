@@ -1,0 +1,414 @@
+"""The submitter: takes pending outbox items into signed batches and sees them confirmed exactly once.
+
+Exactly-once rests on three facts. (1) Each batch carries the lender's next on-chain sequence number, so the
+ledger accepts it at most once. (2) The signed transaction and its hash are stored, with the items' batch
+assignment, *before* it is sent; after any crash the same bytes are resent, which a node accepts at most once
+(same hash). (3) On restart, `recover()` settles every stored batch from the chain: mined → confirm from its
+receipt; sequence already used → find the landed copy by its BatchRecorded log; otherwise → resend.
+Only one submitter per lender key runs at a time: it holds a lease in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+
+from hexbytes import HexBytes
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+from creditshare.chain import SignedTx, Transactor, translate_errors
+from creditshare.db import Batch, Lock, OutboxItem, transaction, utcnow
+from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert
+from creditshare.ledger import Item, LedgerClient
+from creditshare.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+#: Contract errors that no retry can fix: the items fail with the error as their reason.
+FATAL_ERRORS = {
+    "LedgerNotActiveLender": "signer_not_active_lender",
+    "LedgerZeroKey": "invalid_item",
+    "LedgerUnknownItemType": "invalid_item",
+    "LedgerInvalidRecordRef": "invalid_original",
+    "LedgerNotRecordOwner": "not_record_owner",
+}
+
+
+@dataclass(frozen=True)
+class SubmitterConfig:
+    batch_size: int = 256
+    batch_interval: float = 0.2
+    lease_seconds: float = 10.0
+    max_backoff: float = 5.0
+
+
+class Submitter:
+    """Batches, signs, sends and confirms one lender's outbox items."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        transactor: Transactor,
+        ledger: LedgerClient,
+        metrics: Metrics,
+        config: SubmitterConfig | None = None,
+    ) -> None:
+        self._factory = factory
+        self._tx = transactor
+        self._ledger = ledger
+        self._metrics = metrics
+        self.config = config or SubmitterConfig()
+        self.lender = transactor.address
+        self._owner = uuid.uuid4().hex
+        self._lock_name = f"submitter:{self.lender.lower()}"
+        self._next_seq: int | None = None
+        self.last_error: str | None = None
+        self.last_confirmed_block: int | None = None
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set, backing off while the chain is unreachable."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                if not self.acquire_lease():
+                    stop.wait(self.config.lease_seconds / 3)
+                    continue
+                worked = self.step()
+                backoff = 0.1
+                self.last_error = None
+                if not worked:
+                    stop.wait(self.config.batch_interval)
+            except ChainUnavailable as exc:
+                self._metrics.chain_errors.labels("unavailable").inc()
+                self._lost_chain(f"chain unavailable: {exc}")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+            except ChainError as exc:
+                self._metrics.chain_errors.labels("error").inc()
+                self._lost_chain(f"chain error: {exc}")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+        self.release_lease()
+
+    def _lost_chain(self, message: str) -> None:
+        log.warning("submitter: %s", message)
+        self.last_error = message
+        self._next_seq = None  # re-run recovery once the chain is back
+        self._tx.resync_nonce()
+
+    def step(self) -> bool:
+        """One unit of work: recover if needed, then send at most one batch. Returns whether it did anything."""
+        if self._next_seq is None:
+            self.recover()
+        assert self._next_seq is not None
+        if self._send_correction():
+            return True
+        items = self._take_items()
+        if not items:
+            return False
+        self._send_batch(items)
+        return True
+
+    # ------------------------------------------------------------------ lease
+
+    def acquire_lease(self) -> bool:
+        """Take or renew this lender's submitter lease; False if another live process holds it."""
+        now = utcnow()
+        expires = now + dt.timedelta(seconds=self.config.lease_seconds)
+        try:
+            with transaction(self._factory) as session:
+                result = session.execute(
+                    update(Lock)
+                    .where(Lock.name == self._lock_name)
+                    .where((Lock.owner == self._owner) | (Lock.expires_at < now))
+                    .values(owner=self._owner, expires_at=expires)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    return True
+                if session.get(Lock, self._lock_name) is not None:
+                    return False
+                session.add(Lock(name=self._lock_name, owner=self._owner, expires_at=expires))
+            return True
+        except IntegrityError:
+            return False
+
+    def release_lease(self) -> None:
+        with transaction(self._factory) as session:
+            lock = session.get(Lock, self._lock_name)
+            if lock is not None and lock.owner == self._owner:
+                session.delete(lock)
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self) -> None:
+        """Settle every signed-but-unconfirmed batch against the chain, then resume from the chain's sequence."""
+        chain_seq = self._ledger.next_sequence()
+        self._tx.resync_nonce()
+        with self._factory() as session:
+            open_batches = list(
+                session.scalars(
+                    select(Batch).where(Batch.lender == self.lender, Batch.status == "signed").order_by(Batch.seq)
+                )
+            )
+        for batch in open_batches:
+            receipt = self._receipt(batch.tx_hash)
+            if receipt is None and batch.seq < chain_seq:
+                receipt = self._ledger.find_batch(batch.seq)
+            if receipt is not None:
+                self._settle(batch.id, receipt)
+            elif batch.seq == chain_seq:
+                log.info("submitter: resending batch seq %s (%s)", batch.seq, batch.tx_hash)
+                self._send_raw(batch.raw_tx)
+                self._settle(batch.id, self._wait(batch.tx_hash))
+                chain_seq += 1
+            else:  # seq ahead of the chain with a gap before it: it can never land; its items go back
+                self._requeue(batch.id, "stale_batch", f"batch seq {batch.seq} ahead of chain seq {chain_seq}")
+        self._next_seq = self._ledger.next_sequence()
+
+    # ------------------------------------------------------------------ batches
+
+    def _take_items(self) -> list[OutboxItem]:
+        with self._factory() as session:
+            oldest = session.scalar(
+                select(OutboxItem.accepted_at)
+                .where(
+                    OutboxItem.lender == self.lender, OutboxItem.status == "pending", OutboxItem.kind != "correction"
+                )
+                .order_by(OutboxItem.id)
+                .limit(1)
+            )
+            if oldest is None:
+                return []
+            items = list(
+                session.scalars(
+                    select(OutboxItem)
+                    .where(
+                        OutboxItem.lender == self.lender,
+                        OutboxItem.status == "pending",
+                        OutboxItem.kind != "correction",
+                    )
+                    .order_by(OutboxItem.id)
+                    .limit(self.config.batch_size)
+                )
+            )
+        age = (utcnow() - _aware(oldest)).total_seconds()
+        if len(items) < self.config.batch_size and age < self.config.batch_interval:
+            return []
+        return items
+
+    def _send_batch(self, items: list[OutboxItem]) -> None:
+        assert self._next_seq is not None
+        self._sign_and_send(self._ledger.record_batch(self._next_seq, [_item(i) for i in items]), [i.id for i in items])
+
+    def _send_correction(self) -> bool:
+        """Send the oldest pending correction whose original is confirmed (corrections are batches of one)."""
+        with self._factory() as session:
+            correction = session.scalar(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.lender == self.lender, OutboxItem.status == "pending", OutboxItem.kind == "correction"
+                )
+                .order_by(OutboxItem.id)
+                .limit(1)
+            )
+            if correction is None:
+                return False
+            original = session.get(OutboxItem, correction.corrects_id)
+            assert original is not None
+            if original.status in ("pending", "submitted"):
+                return False  # the original must land first
+            batch = session.get(Batch, original.batch_id) if original.batch_id is not None else None
+            if original.status == "failed" or batch is None or original.batch_index is None:
+                self._fail(session, [correction.id], "original_failed", "the corrected record never reached the chain")
+                session.commit()
+                return True
+            hashes = list(
+                session.scalars(
+                    select(OutboxItem.record_hash)
+                    .where(OutboxItem.batch_id == batch.id)
+                    .order_by(OutboxItem.batch_index)
+                )
+            )
+            ref = (batch.seq, original.batch_index, hashes)
+        assert self._next_seq is not None
+        self._sign_and_send(self._ledger.correct_record(self._next_seq, *ref, _item(correction)), [correction.id])
+        return True
+
+    def _sign_and_send(self, fn: ContractFunction, item_ids: list[int]) -> None:
+        """Sign, persist, send and settle one batch transaction."""
+        assert self._next_seq is not None
+        try:
+            signed = self._tx.sign(fn)
+        except ContractRevert as exc:
+            self._rejected(exc, item_ids)
+            return
+        batch_id = self._persist(self._next_seq, signed, item_ids)
+        self._send_raw(signed.raw)
+        self._settle(batch_id, self._wait(signed.tx_hash))
+
+    def _persist(self, seq: int, signed: SignedTx, item_ids: list[int]) -> int:
+        """Store the signed batch and assign its items — before anything is sent."""
+        with transaction(self._factory) as session:
+            batch = Batch(
+                lender=self.lender,
+                seq=seq,
+                status="signed",
+                nonce=signed.nonce,
+                tx_hash=signed.tx_hash,
+                raw_tx=bytes(signed.raw),
+                item_count=len(item_ids),
+            )
+            session.add(batch)
+            session.flush()
+            for index, item_id in enumerate(item_ids):
+                session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item_id)
+                    .values(status="submitted", batch_id=batch.id, batch_index=index, tx_hash=signed.tx_hash)
+                )
+            batch_id = batch.id
+        self._metrics.batches.labels("sent").inc()
+        return batch_id
+
+    def _send_raw(self, raw: bytes) -> None:
+        try:
+            self._tx.send_raw(HexBytes(raw))
+        except ChainUnavailable:
+            raise
+        except ChainError as exc:
+            text = str(exc).lower()
+            if "already known" in text or "known transaction" in text or "already imported" in text:
+                return  # the node has these exact bytes: fine
+            if "nonce too low" in text or "nonce is too low" in text:
+                return  # a transaction with this nonce was mined: the receipt or recovery tells which
+            raise
+
+    def _wait(self, tx_hash: str) -> TxReceipt:
+        with translate_errors():
+            return self._tx.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=60, poll_latency=0.02)
+
+    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            with translate_errors():
+                return self._tx.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _settle(self, batch_id: int, receipt: TxReceipt) -> None:
+        """Record the outcome of a mined batch transaction."""
+        with self._factory() as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            seq = batch.seq
+        if receipt["status"] != 1:
+            error = self._tx.revert_reason("0x" + bytes(receipt["transactionHash"]).hex(), receipt)
+            if isinstance(error, ContractRevert) and error.name == "LedgerBatchOutOfOrder":
+                landed = self._ledger.find_batch(seq)
+                if landed is not None:  # an earlier copy of this batch landed: that one counts
+                    receipt = landed
+                else:
+                    self._requeue(batch_id, "out_of_order", str(error))
+                    self._next_seq = None
+                    return
+            else:
+                self._close_failed(batch_id, error)
+                return
+        recorded = self._ledger.parse_receipt(receipt, seq)
+        now = utcnow()
+        with transaction(self._factory) as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            items = list(
+                session.scalars(
+                    select(OutboxItem).where(OutboxItem.batch_id == batch_id).order_by(OutboxItem.batch_index)
+                )
+            )
+            if len(items) != len(recorded.item_logs):
+                raise ChainError(f"batch {seq}: {len(items)} items but {len(recorded.item_logs)} logs")
+            for item, event in zip(items, recorded.item_logs, strict=True):
+                item.status = "confirmed"
+                item.tx_hash = recorded.tx_hash
+                item.block_number = recorded.block_number
+                item.log_index = event.log_index
+                item.confirmed_at = now
+                self._metrics.accept_to_confirm.observe((now - _aware(item.accepted_at)).total_seconds())
+            batch.status = "confirmed"
+            batch.tx_hash = recorded.tx_hash
+            batch.block_number = recorded.block_number
+            batch.gas_used = recorded.gas_used
+            batch.confirmed_at = now
+        self._next_seq = seq + 1
+        self.last_confirmed_block = recorded.block_number
+        self._metrics.batches.labels("confirmed").inc()
+        self._metrics.gas_used.inc(recorded.gas_used)
+        self._metrics.items_confirmed.inc(len(items))
+        self._metrics.last_confirmed_block.set(recorded.block_number)
+
+    def _rejected(self, exc: ContractRevert, item_ids: list[int]) -> None:
+        """A batch the chain refuses before sending: fail the items (fatal) or leave them pending (transient)."""
+        if exc.name == "LedgerBatchOutOfOrder":
+            self._next_seq = None
+            return
+        code = FATAL_ERRORS.get(exc.name)
+        if code is None:  # e.g. LedgerPaused: retry later
+            raise ChainError(f"ledger refused the batch: {exc}")
+        with transaction(self._factory) as session:
+            self._fail(session, item_ids, code, f"the ledger rejected the batch: {exc}")
+        self._metrics.batches.labels("rejected").inc()
+        self.last_error = f"ledger rejected a batch: {exc}"
+
+    def _close_failed(self, batch_id: int, error: ChainError) -> None:
+        code = FATAL_ERRORS.get(error.name, "reverted") if isinstance(error, ContractRevert) else "reverted"
+        with transaction(self._factory) as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            batch.status = "failed"
+            batch.error_code = code
+            batch.error_message = str(error)
+            ids = list(session.scalars(select(OutboxItem.id).where(OutboxItem.batch_id == batch_id)))
+            self._fail(session, ids, code, f"batch reverted: {error}")
+        self._metrics.batches.labels("failed").inc()
+        self._tx.resync_nonce()
+
+    def _requeue(self, batch_id: int, code: str, message: str) -> None:
+        """Give a batch's items back to the queue (the batch itself can never land)."""
+        with transaction(self._factory) as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            batch.status = "failed"
+            batch.error_code = code
+            batch.error_message = message
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.batch_id == batch_id)
+                .values(status="pending", batch_id=None, batch_index=None, tx_hash=None)
+            )
+        self._tx.resync_nonce()
+
+    @staticmethod
+    def _fail(session: Session, item_ids: list[int], code: str, message: str) -> None:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(item_ids))
+            .values(status="failed", error_code=code, error_message=message, retryable=False)
+        )
+
+
+def _item(row: OutboxItem) -> Item:
+    return Item(row.subject_key, row.item_key, row.record_hash, row.data_word)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; they are stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
