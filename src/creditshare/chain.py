@@ -22,7 +22,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import Nonce, TxParams, TxReceipt, Wei
+from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from creditshare.contracts import Artifact, decode_error
 from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert, TransactionFailed
@@ -94,6 +94,45 @@ class SignedTx:
     nonce: int
 
 
+@dataclass(frozen=True)
+class RawLog:
+    """A log as the node returned it (undecoded: decoding hundreds of logs with web3 is slow)."""
+
+    address: str
+    topics: list[bytes]
+    data: bytes
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The parts of a transaction receipt the gateway needs."""
+
+    tx_hash: str
+    status: int
+    block_number: int
+    gas_used: int
+    logs: list[RawLog]
+
+    @classmethod
+    def from_rpc(cls, raw: dict[str, Any]) -> Receipt:
+        return cls(
+            tx_hash=raw["transactionHash"],
+            status=int(raw["status"], 16),
+            block_number=int(raw["blockNumber"], 16),
+            gas_used=int(raw["gasUsed"], 16),
+            logs=[
+                RawLog(
+                    address=Web3.to_checksum_address(log["address"]),
+                    topics=[bytes.fromhex(t[2:]) for t in log["topics"]],
+                    data=bytes.fromhex(log["data"][2:]),
+                    log_index=int(log["logIndex"], 16),
+                )
+                for log in raw["logs"]
+            ],
+        )
+
+
 class Transactor:
     """Signs and sends transactions from one account, allocating nonces itself.
 
@@ -154,6 +193,47 @@ class Transactor:
         signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
         return SignedTx(HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x"), nonce)
 
+    def sign_data(self, to: str, data: bytes, gas: int) -> SignedTx:
+        """Sign a call with pre-encoded calldata and a known gas limit (no estimation round trip)."""
+        nonce = self.next_nonce()
+        tx = {
+            "to": to,
+            "data": data,
+            "gas": gas,
+            "gasPrice": self.gas_price,
+            "nonce": nonce,
+            "chainId": self.chain_id,
+            "value": 0,
+        }
+        signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
+        return SignedTx(HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x"), nonce)
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        """A raw JSON-RPC call (no web3 result formatting), errors translated."""
+        with translate_errors():
+            response = self.w3.provider.make_request(RPCEndpoint(method), params)
+        if "error" in response:
+            raise ChainError(f"{method}: {response['error'].get('message', response['error'])}")
+        return response.get("result")
+
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        """The receipt of `tx_hash`, or None while it is not mined (or unknown)."""
+        raw = self.rpc("eth_getTransactionReceipt", [tx_hash])
+        return Receipt.from_rpc(raw) if raw else None
+
+    def wait_receipt(self, tx_hash: str, *, timeout: float = 60.0) -> Receipt:
+        """Poll for a receipt; raise `ChainError` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            receipt = self.receipt(tx_hash)
+            if receipt is not None:
+                return receipt
+            if time.monotonic() > deadline:
+                raise ChainError(f"no receipt for {tx_hash} after {timeout:.0f}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
     def send_raw(self, raw: HexBytes) -> None:
         """Broadcast a signed transaction."""
         with translate_errors():
@@ -184,18 +264,19 @@ class Transactor:
         receipt = self.transact(factory.constructor(*args))
         return str(receipt["contractAddress"]), receipt
 
-    def revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ChainError:
+    def revert_reason(self, tx_hash: str, receipt: TxReceipt | Receipt) -> ChainError:
         """Replay a reverted transaction as a call at its block to recover the custom error."""
+        block = receipt.block_number if isinstance(receipt, Receipt) else receipt["blockNumber"]
         try:
             tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
             call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
             with translate_errors():
-                self.w3.eth.call(call, receipt["blockNumber"])
+                self.w3.eth.call(call, block)
         except ContractRevert as exc:
             return exc
         except ChainError:
             pass
-        return TransactionFailed(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
+        return TransactionFailed(f"transaction {tx_hash} reverted in block {block}")
 
 
 def wait_for_rpc(rpc_url: str, *, timeout: float = 30.0) -> Web3:

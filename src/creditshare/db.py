@@ -26,7 +26,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 
 def utcnow() -> dt.datetime:
@@ -63,6 +63,7 @@ class Batch(Base):
     tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
     raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
     item_count: Mapped[int] = mapped_column(Integer)
+    search_from_block: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -91,6 +92,7 @@ class OutboxItem(Base):
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     data_word: Mapped[bytes] = mapped_column(LargeBinary(32))
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
+    corrects: Mapped[OutboxItem | None] = relationship(remote_side="OutboxItem.id", lazy="raise")
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|submitted|confirmed|failed
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True, index=True)

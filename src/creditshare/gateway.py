@@ -57,9 +57,13 @@ class Gateway:
         self.submitter = Submitter(
             self.factory,
             self.transactor,
-            LedgerClient(self.ledger, self.lender),
+            LedgerClient(self.ledger, self.registry, self.lender),
             self.metrics,
-            SubmitterConfig(batch_size=settings.batch_size, batch_interval=settings.batch_interval),
+            SubmitterConfig(
+                batch_size=settings.batch_size,
+                batch_interval=settings.batch_interval,
+                from_block=self.deployment.block,
+            ),
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

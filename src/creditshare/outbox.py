@@ -109,6 +109,7 @@ class Outbox:
             )
         }
         outcomes: dict[int, Outcome] = {}
+        added: list[tuple[int, OutboxItem]] = []
         for index, record in parsed:
             existing = known.get(record.record_id)
             if existing is not None:
@@ -140,13 +141,20 @@ class Outbox:
                 item_key=event.loan_key,
                 record_hash=event.record_hash,
                 data_word=event.data_word.to_bytes(32, "big"),
-                corrects_id=original.id if original else None,
+                corrects=original,
                 payload=self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
             )
             session.add(item)
-            session.flush()
             known[record.record_id] = item
-            outcomes[index] = Outcome(index, record.record_id, "accepted", event_id=item.id)
+            added.append((index, item))
+        session.flush()  # one round of INSERTs; assigns the ids
+        for index, item in added:
+            outcomes[index] = Outcome(index, item.record_id, "accepted", event_id=item.id)
+        for index, outcome in list(outcomes.items()):
+            if outcome.status == "duplicate" and outcome.event_id is None:  # duplicate within this request
+                outcomes[index] = Outcome(
+                    index, outcome.record_id, "duplicate", event_id=known[outcome.record_id or ""].id
+                )
         return outcomes
 
     def get(self, event_id: int) -> OutboxItem | None:

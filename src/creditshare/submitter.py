@@ -20,16 +20,16 @@ from hexbytes import HexBytes
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from web3.contract.contract import ContractFunction
-from web3.types import TxReceipt
 
-from creditshare.chain import SignedTx, Transactor, translate_errors
+from creditshare.chain import Receipt, SignedTx, Transactor
 from creditshare.db import Batch, Lock, OutboxItem, transaction, utcnow
 from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert
-from creditshare.ledger import Item, LedgerClient
+from creditshare.ledger import Item, LedgerClient, batch_gas
 from creditshare.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+NOT_ACTIVE_MESSAGE = "the gateway's signer {} is not an active lender of the consortium"
 
 #: Contract errors that no retry can fix: the items fail with the error as their reason.
 FATAL_ERRORS = {
@@ -47,6 +47,8 @@ class SubmitterConfig:
     batch_interval: float = 0.2
     lease_seconds: float = 10.0
     max_backoff: float = 5.0
+    #: First block to search for landed batches (the ledger's deployment block).
+    from_block: int = 0
 
 
 class Submitter:
@@ -160,15 +162,15 @@ class Submitter:
                 )
             )
         for batch in open_batches:
-            receipt = self._receipt(batch.tx_hash)
+            receipt = self._tx.receipt(batch.tx_hash)
             if receipt is None and batch.seq < chain_seq:
-                receipt = self._ledger.find_batch(batch.seq)
+                receipt = self._ledger.find_batch(self._tx, batch.seq, batch.search_from_block)
             if receipt is not None:
                 self._settle(batch.id, receipt)
             elif batch.seq == chain_seq:
                 log.info("submitter: resending batch seq %s (%s)", batch.seq, batch.tx_hash)
                 self._send_raw(batch.raw_tx)
-                self._settle(batch.id, self._wait(batch.tx_hash))
+                self._settle(batch.id, self._tx.wait_receipt(batch.tx_hash))
                 chain_seq += 1
             else:  # seq ahead of the chain with a gap before it: it can never land; its items go back
                 self._requeue(batch.id, "stale_batch", f"batch seq {batch.seq} ahead of chain seq {chain_seq}")
@@ -207,7 +209,8 @@ class Submitter:
 
     def _send_batch(self, items: list[OutboxItem]) -> None:
         assert self._next_seq is not None
-        self._sign_and_send(self._ledger.record_batch(self._next_seq, [_item(i) for i in items]), [i.id for i in items])
+        data = self._ledger.record_batch_data(self._next_seq, [_item(i) for i in items])
+        self._sign_and_send(data, batch_gas(data, len(items)), [i.id for i in items])
 
     def _send_correction(self) -> bool:
         """Send the oldest pending correction whose original is confirmed (corrections are batches of one)."""
@@ -240,20 +243,26 @@ class Submitter:
             )
             ref = (batch.seq, original.batch_index, hashes)
         assert self._next_seq is not None
-        self._sign_and_send(self._ledger.correct_record(self._next_seq, *ref, _item(correction)), [correction.id])
+        data = self._ledger.correct_record_data(self._next_seq, *ref, _item(correction))
+        self._sign_and_send(data, batch_gas(data, 1 + len(ref[2]) // 8), [correction.id])
         return True
 
-    def _sign_and_send(self, fn: ContractFunction, item_ids: list[int]) -> None:
-        """Sign, persist, send and settle one batch transaction."""
+    def _sign_and_send(self, data: bytes, gas: int, item_ids: list[int]) -> None:
+        """Check the signer may write, then sign, persist, send and settle one batch transaction."""
         assert self._next_seq is not None
-        try:
-            signed = self._tx.sign(fn)
-        except ContractRevert as exc:
-            self._rejected(exc, item_ids)
+        active, paused = self._ledger.writer_state()
+        if paused:
+            raise ChainError("the consortium ledger is paused; records wait in the outbox")
+        if not active:
+            with transaction(self._factory) as session:
+                self._fail(session, item_ids, "signer_not_active_lender", NOT_ACTIVE_MESSAGE.format(self.lender))
+            self._metrics.batches.labels("rejected").inc()
+            self.last_error = NOT_ACTIVE_MESSAGE.format(self.lender)
             return
+        signed = self._tx.sign_data(self._ledger.contract.address, data, gas)
         batch_id = self._persist(self._next_seq, signed, item_ids)
         self._send_raw(signed.raw)
-        self._settle(batch_id, self._wait(signed.tx_hash))
+        self._settle(batch_id, self._tx.wait_receipt(signed.tx_hash))
 
     def _persist(self, seq: int, signed: SignedTx, item_ids: list[int]) -> int:
         """Store the signed batch and assign its items — before anything is sent."""
@@ -266,15 +275,23 @@ class Submitter:
                 tx_hash=signed.tx_hash,
                 raw_tx=bytes(signed.raw),
                 item_count=len(item_ids),
+                search_from_block=self.last_confirmed_block or self.config.from_block,
             )
             session.add(batch)
             session.flush()
-            for index, item_id in enumerate(item_ids):
-                session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id == item_id)
-                    .values(status="submitted", batch_id=batch.id, batch_index=index, tx_hash=signed.tx_hash)
-                )
+            session.execute(
+                update(OutboxItem),
+                [
+                    {
+                        "id": item_id,
+                        "status": "submitted",
+                        "batch_id": batch.id,
+                        "batch_index": i,
+                        "tx_hash": signed.tx_hash,
+                    }
+                    for i, item_id in enumerate(item_ids)
+                ],
+            )
             batch_id = batch.id
         self._metrics.batches.labels("sent").inc()
         return batch_id
@@ -292,29 +309,16 @@ class Submitter:
                 return  # a transaction with this nonce was mined: the receipt or recovery tells which
             raise
 
-    def _wait(self, tx_hash: str) -> TxReceipt:
-        with translate_errors():
-            return self._tx.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=60, poll_latency=0.02)
-
-    def _receipt(self, tx_hash: str) -> TxReceipt | None:
-        from web3.exceptions import TransactionNotFound
-
-        try:
-            with translate_errors():
-                return self._tx.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
-
-    def _settle(self, batch_id: int, receipt: TxReceipt) -> None:
+    def _settle(self, batch_id: int, receipt: Receipt) -> None:
         """Record the outcome of a mined batch transaction."""
         with self._factory() as session:
             batch = session.get(Batch, batch_id)
             assert batch is not None
             seq = batch.seq
-        if receipt["status"] != 1:
-            error = self._tx.revert_reason("0x" + bytes(receipt["transactionHash"]).hex(), receipt)
+        if receipt.status != 1:
+            error = self._tx.revert_reason(receipt.tx_hash, receipt)
             if isinstance(error, ContractRevert) and error.name == "LedgerBatchOutOfOrder":
-                landed = self._ledger.find_batch(seq)
+                landed = self._ledger.find_batch(self._tx, seq, self.config.from_block)
                 if landed is not None:  # an earlier copy of this batch landed: that one counts
                     receipt = landed
                 else:
@@ -329,20 +333,29 @@ class Submitter:
         with transaction(self._factory) as session:
             batch = session.get(Batch, batch_id)
             assert batch is not None
-            items = list(
-                session.scalars(
-                    select(OutboxItem).where(OutboxItem.batch_id == batch_id).order_by(OutboxItem.batch_index)
-                )
+            rows = session.execute(
+                select(OutboxItem.id, OutboxItem.accepted_at)
+                .where(OutboxItem.batch_id == batch_id)
+                .order_by(OutboxItem.batch_index)
+            ).all()
+            if len(rows) != len(recorded.item_log_indexes):
+                raise ChainError(f"batch {seq}: {len(rows)} items but {len(recorded.item_log_indexes)} item logs")
+            session.execute(
+                update(OutboxItem),
+                [
+                    {
+                        "id": item_id,
+                        "status": "confirmed",
+                        "tx_hash": recorded.tx_hash,
+                        "block_number": recorded.block_number,
+                        "log_index": log_index,
+                        "confirmed_at": now,
+                    }
+                    for (item_id, _), log_index in zip(rows, recorded.item_log_indexes, strict=True)
+                ],
             )
-            if len(items) != len(recorded.item_logs):
-                raise ChainError(f"batch {seq}: {len(items)} items but {len(recorded.item_logs)} logs")
-            for item, event in zip(items, recorded.item_logs, strict=True):
-                item.status = "confirmed"
-                item.tx_hash = recorded.tx_hash
-                item.block_number = recorded.block_number
-                item.log_index = event.log_index
-                item.confirmed_at = now
-                self._metrics.accept_to_confirm.observe((now - _aware(item.accepted_at)).total_seconds())
+            for _, accepted_at in rows:
+                self._metrics.accept_to_confirm.observe((now - _aware(accepted_at)).total_seconds())
             batch.status = "confirmed"
             batch.tx_hash = recorded.tx_hash
             batch.block_number = recorded.block_number
@@ -352,7 +365,7 @@ class Submitter:
         self.last_confirmed_block = recorded.block_number
         self._metrics.batches.labels("confirmed").inc()
         self._metrics.gas_used.inc(recorded.gas_used)
-        self._metrics.items_confirmed.inc(len(items))
+        self._metrics.items_confirmed.inc(len(rows))
         self._metrics.last_confirmed_block.set(recorded.block_number)
 
     def _rejected(self, exc: ContractRevert, item_ids: list[int]) -> None:
