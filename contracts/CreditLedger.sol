@@ -63,7 +63,7 @@ contract CreditLedger is ICreditLedger {
         _useSequence(msg.sender, seq);
 
         // Hot loop: items are read straight from calldata (the length checks above bound every offset) and
-        // their record hashes packed into memory for the batch digest.
+        // their record hashes collected in memory for the batch digest.
         bytes32[] memory recordHashes = new bytes32[](count);
         for (uint256 i = 0; i < count;) {
             bytes32 subjectKey;
@@ -76,9 +76,12 @@ contract CreditLedger is ICreditLedger {
                 key := calldataload(add(p, 0x20))
                 recordHash := calldataload(add(p, 0x40))
                 data := calldataload(add(p, 0x60))
-                mstore(add(add(recordHashes, 0x20), shl(5, i)), recordHash)
             }
-            _emitItem(i, subjectKey, key, recordHash, data, true);
+            // Inquiries enter the digest as zero, so no RecordRef can ever point at one (nothing to correct).
+            bool isCreditEvent = _emitItem(i, subjectKey, key, recordHash, data, true);
+            assembly ("memory-safe") {
+                if isCreditEvent { mstore(add(add(recordHashes, 0x20), shl(5, i)), recordHash) }
+            }
             unchecked {
                 ++i;
             }
@@ -178,12 +181,14 @@ contract CreditLedger is ICreditLedger {
         bytes32 stored = _batchDigests[ref.lender][ref.seq];
         if (
             stored == bytes32(0) || ref.index >= ref.batchRecordHashes.length
+                || ref.batchRecordHashes[ref.index] == bytes32(0)
                 || keccak256(abi.encodePacked(ref.batchRecordHashes)) != stored
         ) revert LedgerInvalidRecordRef(ref.lender, ref.seq);
         return ref.batchRecordHashes[ref.index];
     }
 
-    /// @dev Validates one item and emits its event. Emits {CreditEventRecorded} or {InquiryRecorded}.
+    /// @dev Validates one item and emits its event; returns true for a credit event, false for an inquiry.
+    /// Emits {CreditEventRecorded} or {InquiryRecorded}.
     function _emitItem(
         uint256 index,
         bytes32 subjectKey,
@@ -191,15 +196,16 @@ contract CreditLedger is ICreditLedger {
         bytes32 recordHash,
         uint256 data,
         bool inquiryAllowed
-    ) internal {
+    ) internal returns (bool isCreditEvent) {
         if (subjectKey == 0 || key == 0 || recordHash == 0) revert LedgerZeroKey(index);
         uint8 itemType = uint8(data >> 248);
         if (itemType >= _LOAN_OPENED && itemType <= _WRITTEN_OFF) {
             emit CreditEventRecorded(subjectKey, msg.sender, recordHash, key, data);
+            return true;
         } else if (itemType == _INQUIRY && inquiryAllowed && uint8(data >> 240) != 0) {
             emit InquiryRecorded(subjectKey, msg.sender, recordHash, key, data);
-        } else {
-            revert LedgerUnknownItemType(index, itemType);
+            return false;
         }
+        revert LedgerUnknownItemType(index, itemType);
     }
 }

@@ -23,7 +23,8 @@ interface ICreditLedger {
     /// @param lender The lender that recorded the original batch.
     /// @param seq The batch's sequence number.
     /// @param index The record's position in the batch.
-    /// @param batchRecordHashes Every record hash of that batch, in order (their keccak256 is the batch digest).
+    /// @param batchRecordHashes Every record hash of that batch, in order, with zero in place of each inquiry
+    /// (their keccak256 is the batch digest).
     struct RecordRef {
         address lender;
         uint64 seq;
@@ -133,7 +134,7 @@ interface ICreditLedger {
     /// @param lender The recording lender.
     /// @param seq The batch's sequence number.
     /// @param itemCount Items in the batch.
-    /// @param digest keccak256 of the batch's record hashes, in order.
+    /// @param digest keccak256 of the batch's record hashes in order, zero in place of each inquiry.
     event BatchRecorded(address indexed lender, uint64 indexed seq, uint256 itemCount, bytes32 digest);
 
     /// @notice Emitted when a dispute on a record is opened.
@@ -174,7 +175,8 @@ interface ICreditLedger {
      * @notice Records a credit event that replaces one of the caller's earlier records.
      * @dev Ownership is proven against the stored digest of the original's batch instead of a per-record slot:
      * recording stays at one slot per batch, and a correction pays for the original batch's hashes in calldata.
-     * The correction is a batch of one and consumes a sequence number.
+     * The correction is a batch of one and consumes a sequence number. Inquiries cannot be corrected (they sit
+     * in the digest as zero). A record may be corrected more than once; readers apply the latest in chain order.
      *
      * Requirements:
      * - as for {recordBatch}, with a single credit-event item;
@@ -189,6 +191,9 @@ interface ICreditLedger {
 
     /**
      * @notice Flags a record as disputed by its borrower.
+     * @dev Disputes are keyed by (lender, record hash) and do not prove the record exists: a lender can only
+     * flag its own key space and a governor is trusted, so a flag on an unknown hash is inert noise that the
+     * index ignores. Proving existence would cost the caller the batch proof that corrections carry.
      *
      * Requirements:
      * - the caller is the recording lender (active) or an active governor; the consortium is not paused;
@@ -222,7 +227,7 @@ interface ICreditLedger {
     /// @notice The digest of `lender`'s batch `seq` (zero if none).
     /// @param lender The lender.
     /// @param seq The batch.
-    /// @return keccak256 of the batch's record hashes.
+    /// @return keccak256 of the batch's record hashes (zero in place of inquiries).
     function batchDigest(address lender, uint64 seq) external view returns (bytes32);
 
     /// @notice Whether a dispute is open on `lender`'s record `recordHash`.

@@ -52,7 +52,11 @@ def pack_event_data(
     item_type: ItemType, occurred_on: dt.date, amount_fen: int, overdue_fen: int = 0, days_past_due: int = 0
 ) -> int:
     """Pack a credit event's fields into the data word; raises ValueError on any out-of-range field."""
-    if item_type == ItemType.INQUIRY:
+    try:
+        kind = ItemType(item_type)
+    except ValueError:
+        raise ValueError(f"unknown item type {item_type!r}") from None
+    if kind is ItemType.INQUIRY:
         raise ValueError("use pack_inquiry_data for inquiries")
     day = day_number(occurred_on)
     if not 0 <= day <= MAX_U32:

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from creditshare.exceptions import ArtifactError, ContractRevert
 
@@ -77,7 +77,8 @@ def decode_error(data: bytes | str) -> ContractRevert | None:
     if entry is None:
         return None
     name, types = entry
-    args = tuple(abi_decode(types, raw[4:])) if types else ()
+    values = abi_decode(types, raw[4:]) if types else ()
+    args = tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True))
     return ContractRevert(name, args, "0x" + raw[:4].hex())
 
 

@@ -234,13 +234,14 @@ class Submitter:
                 self._fail(session, [correction.id], "original_failed", "the corrected record never reached the chain")
                 session.commit()
                 return True
-            hashes = list(
-                session.scalars(
-                    select(OutboxItem.record_hash)
+            hashes = [  # the batch digest has zero in place of each inquiry
+                bytes(32) if kind == "inquiry" else record_hash
+                for record_hash, kind in session.execute(
+                    select(OutboxItem.record_hash, OutboxItem.kind)
                     .where(OutboxItem.batch_id == batch.id)
                     .order_by(OutboxItem.batch_index)
                 )
-            )
+            ]
             ref = (batch.seq, original.batch_index, hashes)
         assert self._next_seq is not None
         data = self._ledger.correct_record_data(self._next_seq, *ref, _item(correction))
