@@ -79,7 +79,8 @@ def compile_sources(source_dir: Path, *, base: Path | None = None) -> dict[str, 
     Source unit names are paths relative to `base` (default: the project root) so that artifacts do not depend
     on where the checkout lives.
     """
-    base = base or PROJECT_ROOT
+    base = (base or PROJECT_ROOT).resolve()
+    source_dir = source_dir.resolve()
     sources = {
         path.relative_to(base).as_posix(): {"content": path.read_text(encoding="utf-8")}
         for path in sorted(source_dir.rglob("*.sol"))
