@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.crypto import RecordCipher
-from creditshare.db import OutboxItem, transaction
+from creditshare.db import OutboxItem, transaction, utcnow
 from creditshare.identity import ConsortiumSecret
 from creditshare.records import CreditEventIn, InvalidRecord, normalise_event
 
@@ -68,6 +68,15 @@ def validation_outcome(index: int, raw: Any, exc: ValidationError) -> Outcome:
     return Outcome(index, record_id, "rejected", code=code, message=f"{field}: {first['msg']}", field=field)
 
 
+@dataclass
+class _Known:
+    """A record id already stored (or being stored by this request)."""
+
+    id: int | None
+    kind: str
+    record_hash: bytes
+
+
 class Outbox:
     """Accepts records for one lender and reports their status."""
 
@@ -102,59 +111,80 @@ class Outbox:
         self, session: Session, parsed: list[tuple[int, CreditEventIn]], today: dt.date | None
     ) -> dict[int, Outcome]:
         ids = {r.record_id for _, r in parsed} | {r.corrects for _, r in parsed if r.corrects}
-        known: dict[str, OutboxItem] = {
-            item.record_id: item
-            for item in session.scalars(
-                select(OutboxItem).where(OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids))
+        known: dict[str, _Known] = {
+            record_id: _Known(item_id, kind, record_hash)
+            for item_id, record_id, kind, record_hash in session.execute(
+                select(OutboxItem.id, OutboxItem.record_id, OutboxItem.kind, OutboxItem.record_hash).where(
+                    OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids)
+                )
             )
         }
         outcomes: dict[int, Outcome] = {}
-        added: list[tuple[int, OutboxItem]] = []
-        for index, record in parsed:
-            existing = known.get(record.record_id)
-            if existing is not None:
-                outcomes[index] = Outcome(index, record.record_id, "duplicate", event_id=existing.id)
-                continue
-            original = known.get(record.corrects) if record.corrects else None
-            if record.corrects and (original is None or original.kind == "inquiry"):
-                outcomes[index] = Outcome(
-                    index, record.record_id, "rejected", code="unknown_original",
-                    message=f"corrects: no record {record.corrects!r} of this lender to correct", field="corrects",
-                )  # fmt: skip
-                continue
-            try:
-                event = normalise_event(
-                    record,
-                    lender=self.lender,
-                    secret=self._secret,
-                    corrects_hash=original.record_hash if original else None,
-                    today=today,
+        pending = parsed
+        while pending:  # a correction of a record in the same request waits one round for the original's id
+            rows: list[dict[str, Any]] = []
+            row_indexes: list[int] = []
+            deferred: list[tuple[int, CreditEventIn]] = []
+            for index, record in pending:
+                if record.record_id in known:
+                    outcomes[index] = Outcome(index, record.record_id, "duplicate", event_id=known[record.record_id].id)
+                    continue
+                original = known.get(record.corrects) if record.corrects else None
+                if record.corrects and (original is None or original.kind == "inquiry"):
+                    outcomes[index] = Outcome(
+                        index, record.record_id, "rejected", code="unknown_original",
+                        message=f"corrects: no record {record.corrects!r} of this lender to correct", field="corrects",
+                    )  # fmt: skip
+                    continue
+                if original is not None and original.id is None:
+                    deferred.append((index, record))
+                    continue
+                try:
+                    event = normalise_event(
+                        record,
+                        lender=self.lender,
+                        secret=self._secret,
+                        corrects_hash=original.record_hash if original else None,
+                        today=today,
+                    )
+                except InvalidRecord as exc:
+                    outcomes[index] = Outcome(
+                        index, record.record_id, "rejected", None, exc.code, exc.message, exc.field
+                    )
+                    continue
+                kind = "correction" if original else "event"
+                rows.append(
+                    {
+                        "lender": self.lender,
+                        "kind": kind,
+                        "record_id": record.record_id,
+                        "subject_key": event.subject_key,
+                        "item_key": event.loan_key,
+                        "record_hash": event.record_hash,
+                        "data_word": event.data_word.to_bytes(32, "big"),
+                        "corrects_id": original.id if original else None,
+                        "payload": self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
+                        "status": "pending",
+                        "accepted_at": utcnow(),
+                        "attempts": 0,
+                        "retryable": True,
+                    }
                 )
-            except InvalidRecord as exc:
-                outcomes[index] = Outcome(index, record.record_id, "rejected", None, exc.code, exc.message, exc.field)
-                continue
-            item = OutboxItem(
-                lender=self.lender,
-                kind="correction" if original else "event",
-                record_id=record.record_id,
-                subject_key=event.subject_key,
-                item_key=event.loan_key,
-                record_hash=event.record_hash,
-                data_word=event.data_word.to_bytes(32, "big"),
-                corrects=original,
-                payload=self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
-            )
-            session.add(item)
-            known[record.record_id] = item
-            added.append((index, item))
-        session.flush()  # one round of INSERTs; assigns the ids
-        for index, item in added:
-            outcomes[index] = Outcome(index, item.record_id, "accepted", event_id=item.id)
-        for index, outcome in list(outcomes.items()):
-            if outcome.status == "duplicate" and outcome.event_id is None:  # duplicate within this request
-                outcomes[index] = Outcome(
-                    index, outcome.record_id, "duplicate", event_id=known[outcome.record_id or ""].id
-                )
+                row_indexes.append(index)
+                known[record.record_id] = _Known(None, kind, event.record_hash)
+            if rows:
+                inserted = session.execute(
+                    insert(OutboxItem).returning(OutboxItem.id, sort_by_parameter_order=True), rows
+                ).scalars()
+                for index, row, item_id in zip(row_indexes, rows, inserted, strict=True):
+                    known[row["record_id"]].id = item_id
+                    outcomes[index] = Outcome(index, row["record_id"], "accepted", event_id=item_id)
+            if len(deferred) == len(pending):
+                break
+            pending = deferred
+        for index, outcome in list(outcomes.items()):  # duplicates of records first seen in this request
+            if outcome.status == "duplicate" and outcome.event_id is None and outcome.record_id in known:
+                outcomes[index] = Outcome(index, outcome.record_id, "duplicate", event_id=known[outcome.record_id].id)
         return outcomes
 
     def get(self, event_id: int) -> OutboxItem | None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from hexbytes import HexBytes
@@ -49,6 +52,12 @@ class SubmitterConfig:
     max_backoff: float = 5.0
     #: First block to search for landed batches (the ledger's deployment block).
     from_block: int = 0
+    #: Signed batches sent but not yet settled. More than one keeps the node busy while the next batch is
+    #: prepared (and, on Besu, fills blocks instead of waiting a block time per batch); it must stay below the
+    #: node's per-sender future-transaction limit (Besu: tx-pool-max-future-by-sender, default 200).
+    max_in_flight: int = 4
+    #: Seconds a membership/pause check stays valid before the next batch re-checks it.
+    writer_check_seconds: float = 1.0
 
 
 class Submitter:
@@ -73,6 +82,12 @@ class Submitter:
         self._next_seq: int | None = None
         self.last_error: str | None = None
         self.last_confirmed_block: int | None = None
+        # The preparing thread (run/step) signs batches in sequence order; a sender thread broadcasts them and a
+        # settler thread waits for each receipt, both FIFO, so the chain works while the next batch is prepared.
+        self._sender = ThreadPoolExecutor(1, thread_name_prefix="send")
+        self._settler = ThreadPoolExecutor(1, thread_name_prefix="settle")
+        self._inflight: deque[Future[None]] = deque()
+        self._writer_checked_at = 0.0
 
     # ------------------------------------------------------------------ loop
 
@@ -99,7 +114,15 @@ class Submitter:
                 self._lost_chain(f"chain error: {exc}")
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff)
+            except Exception as exc:  # the submitter must never die silently: log, back off, recover
+                log.exception("submitter: unexpected error")
+                self._metrics.chain_errors.labels("internal").inc()
+                self._lost_chain(f"internal error: {exc!r}")
+                stop.wait(self.config.max_backoff)
+        self.drain()
         self.release_lease()
+        self._sender.shutdown()
+        self._settler.shutdown()
 
     def _lost_chain(self, message: str) -> None:
         log.warning("submitter: %s", message)
@@ -108,17 +131,44 @@ class Submitter:
         self._tx.resync_nonce()
 
     def step(self) -> bool:
-        """One unit of work: recover if needed, then send at most one batch. Returns whether it did anything."""
+        """One unit of work: recover if needed, then prepare and send at most one batch (or wait for the
+        oldest in flight when the window is full). Returns whether it did anything."""
+        self._reap()
         if self._next_seq is None:
+            self.drain()
             self.recover()
-        assert self._next_seq is not None
+        if len(self._inflight) >= self.config.max_in_flight:
+            self._inflight[0].result()
+            return True
         if self._send_correction():
             return True
         items = self._take_items()
         if not items:
+            if self._inflight:
+                self._inflight[0].result()
+                return True
             return False
         self._send_batch(items)
         return True
+
+    def drain(self) -> None:
+        """Wait for every batch in flight to settle (errors are left to recovery)."""
+        while self._inflight:
+            try:
+                self._inflight.popleft().result()
+            except Exception as exc:
+                log.info("submitter: in-flight batch ended with %s", exc)
+                self._next_seq = None
+
+    def _reap(self) -> None:
+        """Drop settled batches; re-raise the first error so the loop backs off and recovers."""
+        while self._inflight and self._inflight[0].done():
+            future = self._inflight.popleft()
+            error = future.exception()
+            if error is not None:
+                self.drain()
+                self._next_seq = None
+                raise error
 
     # ------------------------------------------------------------------ lease
 
@@ -171,46 +221,46 @@ class Submitter:
                 log.info("submitter: resending batch seq %s (%s)", batch.seq, batch.tx_hash)
                 self._send_raw(batch.raw_tx)
                 self._settle(batch.id, self._tx.wait_receipt(batch.tx_hash))
-                chain_seq += 1
+                chain_seq = self._ledger.next_sequence()
             else:  # seq ahead of the chain with a gap before it: it can never land; its items go back
                 self._requeue(batch.id, "stale_batch", f"batch seq {batch.seq} ahead of chain seq {chain_seq}")
         self._next_seq = self._ledger.next_sequence()
 
     # ------------------------------------------------------------------ batches
 
-    def _take_items(self) -> list[OutboxItem]:
+    def _take_items(self) -> list[tuple[int, Item]]:
+        """Up to batch_size pending items (oldest first), once the batch is full or the oldest has waited
+        batch_interval. Reads only the columns a batch needs."""
+        pending = (
+            OutboxItem.lender == self.lender,
+            OutboxItem.status == "pending",
+            OutboxItem.kind != "correction",
+        )
         with self._factory() as session:
-            oldest = session.scalar(
-                select(OutboxItem.accepted_at)
-                .where(
-                    OutboxItem.lender == self.lender, OutboxItem.status == "pending", OutboxItem.kind != "correction"
+            rows = session.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.subject_key,
+                    OutboxItem.item_key,
+                    OutboxItem.record_hash,
+                    OutboxItem.data_word,
+                    OutboxItem.accepted_at,
                 )
+                .where(*pending)
                 .order_by(OutboxItem.id)
-                .limit(1)
-            )
-            if oldest is None:
-                return []
-            items = list(
-                session.scalars(
-                    select(OutboxItem)
-                    .where(
-                        OutboxItem.lender == self.lender,
-                        OutboxItem.status == "pending",
-                        OutboxItem.kind != "correction",
-                    )
-                    .order_by(OutboxItem.id)
-                    .limit(self.config.batch_size)
-                )
-            )
-        age = (utcnow() - _aware(oldest)).total_seconds()
-        if len(items) < self.config.batch_size and age < self.config.batch_interval:
+                .limit(self.config.batch_size)
+            ).all()
+        if not rows:
             return []
-        return items
+        age = (utcnow() - _aware(rows[0].accepted_at)).total_seconds()
+        if len(rows) < self.config.batch_size and age < self.config.batch_interval:
+            return []
+        return [(r.id, Item(r.subject_key, r.item_key, r.record_hash, r.data_word)) for r in rows]
 
-    def _send_batch(self, items: list[OutboxItem]) -> None:
+    def _send_batch(self, items: list[tuple[int, Item]]) -> None:
         assert self._next_seq is not None
-        data = self._ledger.record_batch_data(self._next_seq, [_item(i) for i in items])
-        self._sign_and_send(data, batch_gas(data, len(items)), [i.id for i in items])
+        data = self._ledger.record_batch_data(self._next_seq, [item for _, item in items])
+        self._sign_and_send(data, batch_gas(data, len(items)), [item_id for item_id, _ in items])
 
     def _send_correction(self) -> bool:
         """Send the oldest pending correction whose original is confirmed (corrections are batches of one)."""
@@ -231,39 +281,50 @@ class Submitter:
                 return False  # the original must land first
             batch = session.get(Batch, original.batch_id) if original.batch_id is not None else None
             if original.status == "failed" or batch is None or original.batch_index is None:
+                ref = None
+            else:
+                hashes = [  # the batch digest has zero in place of each inquiry
+                    bytes(32) if kind == "inquiry" else record_hash
+                    for record_hash, kind in session.execute(
+                        select(OutboxItem.record_hash, OutboxItem.kind)
+                        .where(OutboxItem.batch_id == batch.id)
+                        .order_by(OutboxItem.batch_index)
+                    )
+                ]
+                ref = (batch.seq, original.batch_index, hashes)
+        if ref is None:
+            with transaction(self._factory) as session:
                 self._fail(session, [correction.id], "original_failed", "the corrected record never reached the chain")
-                session.commit()
-                return True
-            hashes = [  # the batch digest has zero in place of each inquiry
-                bytes(32) if kind == "inquiry" else record_hash
-                for record_hash, kind in session.execute(
-                    select(OutboxItem.record_hash, OutboxItem.kind)
-                    .where(OutboxItem.batch_id == batch.id)
-                    .order_by(OutboxItem.batch_index)
-                )
-            ]
-            ref = (batch.seq, original.batch_index, hashes)
+            return True
         assert self._next_seq is not None
         data = self._ledger.correct_record_data(self._next_seq, *ref, _item(correction))
-        self._sign_and_send(data, batch_gas(data, 1 + len(ref[2]) // 8), [correction.id])
+        self._sign_and_send(data, batch_gas(data, 1), [correction.id])
         return True
 
     def _sign_and_send(self, data: bytes, gas: int, item_ids: list[int]) -> None:
-        """Check the signer may write, then sign, persist, send and settle one batch transaction."""
-        assert self._next_seq is not None
-        active, paused = self._ledger.writer_state()
-        if paused:
-            raise ChainError("the consortium ledger is paused; records wait in the outbox")
-        if not active:
-            with transaction(self._factory) as session:
-                self._fail(session, item_ids, "signer_not_active_lender", NOT_ACTIVE_MESSAGE.format(self.lender))
-            self._metrics.batches.labels("rejected").inc()
-            self.last_error = NOT_ACTIVE_MESSAGE.format(self.lender)
-            return
+        """Check the signer may write, then sign and persist one batch; the sender and settler threads do the rest."""
+        seq = self._next_seq
+        assert seq is not None
+        if time.monotonic() - self._writer_checked_at > self.config.writer_check_seconds:
+            active, paused = self._ledger.writer_state()
+            if paused:
+                raise ChainError("the consortium ledger is paused; records wait in the outbox")
+            if not active:
+                with transaction(self._factory) as session:
+                    self._fail(session, item_ids, "signer_not_active_lender", NOT_ACTIVE_MESSAGE.format(self.lender))
+                self._metrics.batches.labels("rejected").inc()
+                self.last_error = NOT_ACTIVE_MESSAGE.format(self.lender)
+                return
+            self._writer_checked_at = time.monotonic()
         signed = self._tx.sign_data(self._ledger.contract.address, data, gas)
-        batch_id = self._persist(self._next_seq, signed, item_ids)
-        self._send_raw(signed.raw)
-        self._settle(batch_id, self._tx.wait_receipt(signed.tx_hash))
+        batch_id = self._persist(seq, signed, item_ids)
+        self._next_seq = seq + 1
+        sent = self._sender.submit(self._send_raw, signed.raw)
+        self._inflight.append(self._settler.submit(self._await_and_settle, sent, batch_id, signed.tx_hash))
+
+    def _await_and_settle(self, sent: Future[None], batch_id: int, tx_hash: str) -> None:
+        sent.result()
+        self._settle(batch_id, self._tx.wait_receipt(tx_hash))
 
     def _persist(self, seq: int, signed: SignedTx, item_ids: list[int]) -> int:
         """Store the signed batch and assign its items — before anything is sent."""
@@ -362,7 +423,6 @@ class Submitter:
             batch.block_number = recorded.block_number
             batch.gas_used = recorded.gas_used
             batch.confirmed_at = now
-        self._next_seq = seq + 1
         self.last_confirmed_block = recorded.block_number
         self._metrics.batches.labels("confirmed").inc()
         self._metrics.gas_used.inc(recorded.gas_used)

@@ -1,0 +1,241 @@
+"""End-to-end submission throughput: HTTP → outbox → batched transaction → receipt, on Ganache.
+
+Run after `make setup`:
+
+    .venv/bin/python benchmarks/submit.py [--records 20000] [--per-request 100] [--clients 4]
+
+Starts its own Ganache, deploys the consortium, admits two lenders, then measures in the same run:
+
+* the naive path: one signed transaction per event (`recordBatch` with one item), waiting for each receipt;
+* the gateway path: `creditshare serve` (a real process) fed by concurrent HTTP clients; confirmed events per
+  second from the first request to the last on-chain confirmation, and the latency of `POST /v1/events`.
+
+Prints a table and, as the last line, one JSON object with `confirmed_events_per_s`, `naive_events_per_s` and
+`accept_p99_ms` (plus details). Exits 0 even if a target is missed: it is a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from creditshare import governance
+from creditshare.chain import Transactor, connect
+from creditshare.deploy import Deployment, deploy_consortium
+from creditshare.devchain import DevChain, dev_accounts
+from creditshare.governance import Action, Role
+from creditshare.identity import ConsortiumSecret, resident_check_char
+from creditshare.ledger import Item, LedgerClient, batch_gas
+from creditshare.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
+from creditshare.records import CreditEventIn, normalise_event
+
+TARGET_EPS = 1_000
+TARGET_RATIO = 20
+TARGET_P99_MS = 50
+
+
+def synthetic_records(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Valid loan-opened records for distinct synthetic borrowers (valid check characters)."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        born = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(16_000))
+        first17 = f"{rng.randrange(110000, 659999)}{born:%Y%m%d}{rng.randrange(1000):03d}"
+        records.append(
+            {
+                "record_id": f"BENCH-{i:07d}",
+                "event_type": "loan_opened",
+                "id_type": "resident_id",
+                "id_number": first17 + resident_check_char(first17),
+                "loan_number": f"L-{i:07d}",
+                "occurred_on": (dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(300))).isoformat(),
+                "principal_fen": rng.randrange(100_000, 20_000_000),
+            }
+        )
+    return records
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure_naive(w3: Any, deployment: Deployment, lender: Any, records: list[dict[str, Any]]) -> float:
+    """Events per second with one signed transaction per event, each waited for."""
+    from creditshare.chain import contract_at
+    from creditshare.contracts import LEDGER, REGISTRY, load_artifact
+
+    ledger = LedgerClient(
+        contract_at(w3, load_artifact(LEDGER), deployment.ledger),
+        contract_at(w3, load_artifact(REGISTRY), deployment.registry),
+        lender.address,
+    )
+    tx = Transactor(w3, lender)
+    secret = ConsortiumSecret(1, bytes.fromhex(DEV_CONSORTIUM_SECRET_HEX))
+    seq = ledger.next_sequence()
+    start = time.perf_counter()
+    for raw in records:
+        event = normalise_event(CreditEventIn.model_validate(raw), lender=lender.address, secret=secret)
+        item = Item(event.subject_key, event.loan_key, event.record_hash, event.data_word.to_bytes(32, "big"))
+        data = ledger.record_batch_data(seq, [item])
+        signed = tx.sign_data(deployment.ledger, data, batch_gas(data, 1))
+        tx.send_raw(signed.raw)
+        receipt = tx.wait_receipt(signed.tx_hash)
+        assert receipt.status == 1
+        seq += 1
+    return len(records) / (time.perf_counter() - start)
+
+
+def run_load(
+    url: str, key: str, records: list[dict[str, Any]], per_request: int, clients: int, rate: float
+) -> tuple[list[float], float]:
+    """Offer the records at `rate` events/s (open loop: request i is due at start + i × per_request / rate),
+    from `clients` threads. Latency is measured from each request's due time, so queueing counts."""
+    chunks = [records[i : i + per_request] for i in range(0, len(records), per_request)]
+    interval = per_request / rate
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+    next_chunk = iter(range(len(chunks)))
+    start = time.perf_counter() + 0.2
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+            while True:
+                with lock:
+                    i = next(next_chunk, None)
+                if i is None:
+                    return
+                due = start + i * interval
+                time.sleep(max(0.0, due - time.perf_counter()))
+                response = client.post("/v1/events", json=chunks[i])
+                elapsed = (time.perf_counter() - due) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 200 or response.json()["accepted"] != len(chunks[i]):
+                        errors.append(f"{response.status_code}: {response.text[:200]}")
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+    return latencies, start
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--per-request", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8, help="client threads (concurrent requests)")
+    parser.add_argument("--rate", type=float, default=2000, help="offered load, events per second")
+    parser.add_argument("--naive", type=int, default=300, help="events sent one transaction each")
+    parser.add_argument("--no-submitter", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    records = synthetic_records(args.records)
+    naive_records = [dict(r, record_id="N" + r["record_id"]) for r in synthetic_records(args.naive, seed=8)]
+    with tempfile.TemporaryDirectory() as tmp, DevChain(accounts=10) as chain:
+        w3 = connect(chain.rpc_url)
+        accounts = dev_accounts(10)
+        governor = Transactor(w3, accounts[0])
+        deployment = deploy_consortium(governor, [accounts[0].address], ["Governor"], threshold=1)
+        from creditshare.chain import contract_at
+        from creditshare.contracts import REGISTRY, load_artifact
+
+        registry = contract_at(w3, load_artifact(REGISTRY), deployment.registry)
+        for i, name in ((3, "Bench Lender"), (4, "Naive Lender")):
+            governance.propose(registry, governor, Action.ADMIT, accounts[i].address, Role.LENDER, name=name)
+
+        log(f"naive path: {args.naive} events, one transaction each ...")
+        naive_eps = measure_naive(w3, deployment, accounts[4], naive_records)
+
+        env = GatewayEnv(Path(tmp) / "gateway", accounts[3], chain.rpc_url, deployment)
+        if args.no_submitter:
+            env.extra["CREDITSHARE_SUBMITTER"] = "false"
+        key = env.add_client("bench", "submit")
+        gateway = GatewayProcess(env).start()
+        try:
+            log(
+                f"gateway path: {args.records} records offered at {args.rate:.0f}/s, {args.per_request} per request ..."
+            )
+            latencies, start = run_load(env.url, key, records, args.per_request, args.clients, args.rate)
+            accepted_at = time.perf_counter()
+            engine = create_engine(env.database)
+            with engine.connect() as conn:
+                while not args.no_submitter:
+                    confirmed = conn.execute(
+                        text("SELECT count(*) FROM outbox WHERE status = 'confirmed'")
+                    ).scalar_one()
+                    failed = conn.execute(text("SELECT count(*) FROM outbox WHERE status = 'failed'")).scalar_one()
+                    if confirmed + failed >= len(records):
+                        break
+                    time.sleep(0.05)
+                    conn.rollback()
+            done = time.perf_counter()
+            failed = 0 if args.no_submitter else failed
+            with engine.connect() as conn:
+                conn_batches = conn.execute(
+                    text("SELECT count(*), avg(item_count), sum(gas_used) FROM batches WHERE status = 'confirmed'")
+                ).one()
+            engine.dispose()
+            batches = conn_batches
+        finally:
+            gateway.stop()
+
+    confirmed_eps = len(records) / (done - start)
+    result = {
+        "confirmed_events_per_s": round(confirmed_eps, 1),
+        "naive_events_per_s": round(naive_eps, 1),
+        "ratio": round(confirmed_eps / naive_eps, 1),
+        "accept_p50_ms": round(statistics.median(latencies), 2),
+        "accept_p99_ms": round(percentile(latencies, 0.99), 2),
+        "records": len(records),
+        "records_per_request": args.per_request,
+        "clients": args.clients,
+        "offered_events_per_s": args.rate,
+        "accept_seconds": round(accepted_at - start, 2),
+        "total_seconds": round(done - start, 2),
+        "failed": failed,
+        "batches": batches[0],
+        "mean_batch_size": round(float(batches[1] or 0), 1),
+    }
+    print(f"End-to-end submission — {dt.date.today()} — Ganache 7.9.2, SQLite outbox, 2 cores")
+    print(f"{'path':<34}{'events/s':>10}")
+    print(f"{'naive (1 tx per event, waited)':<34}{naive_eps:>10.1f}")
+    print(f"{'gateway (HTTP→outbox→batch→receipt)':<34}{confirmed_eps:>10.1f}   ×{result['ratio']} the naive path")
+    print(
+        f"POST /v1/events ({args.per_request} records/request offered at {args.rate:.0f} events/s): "
+        f"p50 {result['accept_p50_ms']} ms, p99 {result['accept_p99_ms']} ms; "
+        f"{result['batches']} batches, mean {result['mean_batch_size']} events"
+    )
+    checks = [
+        (f"≥ {TARGET_EPS} confirmed events/s", confirmed_eps >= TARGET_EPS),
+        (f"≥ {TARGET_RATIO}× the naive path", confirmed_eps >= TARGET_RATIO * naive_eps),
+        (f"p99 accept latency ≤ {TARGET_P99_MS} ms", result["accept_p99_ms"] <= TARGET_P99_MS),
+    ]
+    for label, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {label}")
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
