@@ -21,6 +21,7 @@ import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
  */
 contract ConsortiumRegistry is IConsortiumRegistry {
     uint256 private constant _MAX_NAME_LENGTH = 64;
+    uint256 private constant _MAX_LIFETIME = 365 days;
 
     mapping(address account => Member) private _members;
     mapping(uint256 proposalId => Proposal) private _proposals;
@@ -50,7 +51,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (governors.length == 0 || governors.length != names.length) {
             revert RegistryInvalidBootstrap(governors.length, names.length);
         }
-        if (lifetime == 0) revert RegistryInvalidLifetime();
+        if (lifetime == 0 || lifetime > _MAX_LIFETIME) revert RegistryInvalidLifetime(lifetime);
         _proposalLifetime = lifetime;
         for (uint256 i = 0; i < governors.length; ++i) {
             _admit(governors[i], Role.Governor, names[i]);
@@ -168,10 +169,18 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @dev Checks that an action is well-formed and applicable to the current state, without changing it.
+    /// Arguments the action does not use must be zero, so the proposal shows exactly what will execute.
     function _validate(Action action, address target, Role role, uint256 value, string calldata name)
         internal
         view
     {
+        bool usesTarget = action >= Action.Admit && action <= Action.Remove;
+        bool usesRole = action == Action.Admit || action == Action.ChangeRole;
+        if (
+            (!usesTarget && target != address(0)) || (!usesRole && role != Role.None)
+                || (action != Action.SetThreshold && value != 0) || (action != Action.Admit && bytes(name).length != 0)
+        ) revert RegistryUnusedArgument(action);
+
         if (action == Action.Admit) {
             if (target == address(0)) revert RegistryZeroAddress();
             MemberStatus status = _members[target].status;
@@ -183,20 +192,33 @@ contract ConsortiumRegistry is IConsortiumRegistry {
             Member storage m = _members[target];
             _checkStatus(target, m.status, MemberStatus.Active, MemberStatus.Suspended);
             if (m.role == role) revert RegistryRoleUnchanged(target, role);
+            if (m.role == Role.Governor) _checkGovernorLeaving(target);
         } else if (action == Action.Suspend) {
             _checkStatus(target, _members[target].status, MemberStatus.Active, MemberStatus.Active);
+            _checkGovernorLeaving(target);
         } else if (action == Action.Reinstate) {
             _checkStatus(target, _members[target].status, MemberStatus.Suspended, MemberStatus.Suspended);
         } else if (action == Action.Remove) {
             _checkStatus(target, _members[target].status, MemberStatus.Active, MemberStatus.Suspended);
+            _checkGovernorLeaving(target);
         } else if (action == Action.SetThreshold) {
             if (value == 0 || value > _activeGovernors) revert RegistryInvalidThreshold(value, _activeGovernors);
+            if (value == _threshold) revert RegistryThresholdUnchanged(value);
         } else if (action == Action.Pause) {
             if (_paused) revert RegistryPauseUnchanged(true);
         } else if (action == Action.Unpause) {
             if (!_paused) revert RegistryPauseUnchanged(false);
         } else {
             revert RegistryInvalidAction();
+        }
+    }
+
+    /// @dev At proposal time: reverts with {RegistryInvalidThreshold} if `account` is an active governor whose
+    /// departure would leave fewer active governors than the threshold (such a proposal could never execute).
+    function _checkGovernorLeaving(address account) internal view {
+        Member storage m = _members[account];
+        if (m.role == Role.Governor && m.status == MemberStatus.Active && _activeGovernors - 1 < _threshold) {
+            revert RegistryInvalidThreshold(_threshold, _activeGovernors - 1);
         }
     }
 

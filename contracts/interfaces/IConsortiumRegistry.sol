@@ -87,17 +87,28 @@ interface IConsortiumRegistry {
     /// @param activeGovernors The number of active governors that would result.
     error RegistryInvalidThreshold(uint256 threshold, uint256 activeGovernors);
 
-    /// @notice Thrown when the proposal lifetime given at deployment is zero.
-    error RegistryInvalidLifetime();
+    /// @notice Thrown when the proposal lifetime given at deployment is zero or longer than 365 days.
+    /// @param lifetime The lifetime given, in seconds.
+    error RegistryInvalidLifetime(uint256 lifetime);
 
     /// @notice Thrown when the governor and name lists given at deployment differ in length or are empty.
     /// @param governors Number of governor addresses.
     /// @param names Number of names.
     error RegistryInvalidBootstrap(uint256 governors, uint256 names);
 
-    /// @notice Thrown when an action needs a role and `role` is `None` or out of range.
+    /// @notice Thrown when an action needs a role and `role` is `None`. (A value outside the enum reverts
+    /// without data while the call's arguments are decoded.)
     /// @param role The role given.
     error RegistryInvalidRole(Role role);
+
+    /// @notice Thrown when a proposal sets an argument its action does not use (e.g. a name on a Suspend), so
+    /// that what governors approve is exactly what executes.
+    /// @param action The action.
+    error RegistryUnusedArgument(Action action);
+
+    /// @notice Thrown when setting the threshold to its current value.
+    /// @param threshold The current threshold.
+    error RegistryThresholdUnchanged(uint256 threshold);
 
     /// @notice Thrown when a proposal names action `None`.
     error RegistryInvalidAction();
