@@ -255,7 +255,15 @@ class Transactor:
     def transact(self, fn: ContractFunction | ContractConstructor, *, gas: int | None = None) -> TxReceipt:
         """Sign, send and wait for one transaction."""
         signed = self.sign(fn, gas=gas)
-        self.send_raw(signed.raw)
+        try:
+            self.send_raw(signed.raw)
+        except ChainError as exc:
+            if "nonce" not in str(exc).lower():
+                raise
+            # Another client sent from this key since we counted: re-read the nonce and try once more.
+            self.resync_nonce()
+            signed = self.sign(fn, gas=gas)
+            self.send_raw(signed.raw)
         return self.wait(signed.tx_hash)
 
     def deploy(self, artifact: Artifact, *args: Any) -> tuple[str, TxReceipt]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from eth_account import Account
@@ -37,6 +38,7 @@ def read_password(path: Path) -> str:
 def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
     """Encrypt `account` into a keystore v3 file readable only by its owner."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(Account.encrypt(account.key, password)), encoding="utf-8")
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only from the first byte
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(Account.encrypt(account.key, password)))
     return path

@@ -64,6 +64,10 @@ def validation_outcome(index: int, raw: Any, exc: ValidationError) -> Outcome:
     code = _PYDANTIC_CODES.get(first["type"], "invalid_field")
     if code == "out_of_range" and field and field.endswith("_fen"):
         code = "invalid_amount"
+    if code == "invalid_type" and field and field.endswith("_fen") and isinstance(first.get("input"), float):
+        code = "invalid_amount"  # a fractional amount (strict ints report floats as a type error)
+    if code == "invalid_field" and field == "occurred_on":
+        code = "invalid_date"  # the YYYY-MM-DD shape check raises a plain value error
     record_id = raw.get("record_id") if isinstance(raw, dict) and isinstance(raw.get("record_id"), str) else None
     return Outcome(index, record_id, "rejected", code=code, message=f"{field}: {first['msg']}", field=field)
 

@@ -1,13 +1,20 @@
-"""HTTP errors: every error body is `{"error": {"code", "message", "field"}}`. Only this layer makes them."""
+"""HTTP errors: every error body is `{"error": {"code", "message", "field", ...}}`. Only this layer makes them.
+
+Some errors add keys inside `error` (a 422 for a submission in which every record was rejected adds `results`,
+the per-record outcomes).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -39,10 +46,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if p != "body") or None
+        field = ".".join(str(p) for p in first["loc"][1:]) or None  # drop "body" / "path" / "query"
         if first["type"] == "json_invalid":
             return JSONResponse(error_body("invalid_json", "request body is not valid JSON"), status_code=400)
         return JSONResponse(error_body("invalid_request", str(first["msg"]), field), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "internal error; see the gateway log"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

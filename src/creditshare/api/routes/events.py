@@ -42,6 +42,8 @@ async def read_json(request: Request, limit: int) -> Any:
         raise ApiError(400, "invalid_json", "request body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc.msg} at {exc.pos}") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
 
 
 @router.post(
@@ -93,7 +95,7 @@ async def submit_events(request: Request, _: SubmitterDep, gateway: GatewayDep, 
 @router.get("/{event_id}", response_model=EventStatus, summary="Status of a submitted record")
 def get_event(event_id: int, _: SubmitterDep, outbox: OutboxDep) -> EventStatus:
     """pending → submitted → confirmed (with tx hash, block and log index), or failed with the reason."""
-    item = outbox.get(event_id)
+    item = outbox.get(event_id) if 0 < event_id < 2**63 else None  # SQLite integers are 64-bit
     if item is None:
         raise ApiError(404, "not_found", f"no event {event_id} of this lender")
     return EventStatus(
