@@ -149,11 +149,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="offered load, events per second")
     parser.add_argument("--naive", type=int, default=300, help="events sent one transaction each")
     parser.add_argument("--no-submitter", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--split", action="store_true", help="API and submitter in separate processes")
+    parser.add_argument("--chain-nice", type=int, default=0, help="niceness of the co-hosted Ganache")
     args = parser.parse_args()
 
     records = synthetic_records(args.records)
     naive_records = [dict(r, record_id="N" + r["record_id"]) for r in synthetic_records(args.naive, seed=8)]
-    with tempfile.TemporaryDirectory() as tmp, DevChain(accounts=10) as chain:
+    with tempfile.TemporaryDirectory() as tmp, DevChain(accounts=10, nice=args.chain_nice) as chain:
         w3 = connect(chain.rpc_url)
         accounts = dev_accounts(10)
         governor = Transactor(w3, accounts[0])
@@ -169,10 +171,14 @@ def main() -> None:
         naive_eps = measure_naive(w3, deployment, accounts[4], naive_records)
 
         env = GatewayEnv(Path(tmp) / "gateway", accounts[3], chain.rpc_url, deployment)
-        if args.no_submitter:
+        if args.no_submitter or args.split:
             env.extra["CREDITSHARE_SUBMITTER"] = "false"
         key = env.add_client("bench", "submit")
         gateway = GatewayProcess(env).start()
+        worker = None
+        if args.split:
+            worker_env = GatewayEnv(Path(tmp) / "gateway", accounts[3], chain.rpc_url, deployment)
+            worker = GatewayProcess(worker_env).start()
         try:
             log(
                 f"gateway path: {args.records} records offered at {args.rate:.0f}/s, {args.per_request} per request ..."
@@ -200,6 +206,8 @@ def main() -> None:
             batches = conn_batches
         finally:
             gateway.stop()
+            if worker:
+                worker.stop()
 
     confirmed_eps = len(records) / (done - start)
     result = {
@@ -207,7 +215,9 @@ def main() -> None:
         "naive_events_per_s": round(naive_eps, 1),
         "ratio": round(confirmed_eps / naive_eps, 1),
         "accept_p50_ms": round(statistics.median(latencies), 2),
+        "accept_p90_ms": round(percentile(latencies, 0.90), 2),
         "accept_p99_ms": round(percentile(latencies, 0.99), 2),
+        "accept_max_ms": round(max(latencies), 2),
         "records": len(records),
         "records_per_request": args.per_request,
         "clients": args.clients,

@@ -98,7 +98,7 @@ class SignedTx:
 class RawLog:
     """A log as the node returned it (undecoded: decoding hundreds of logs with web3 is slow)."""
 
-    address: str
+    address: str  # lowercase hex
     topics: list[bytes]
     data: bytes
     log_index: int
@@ -123,7 +123,7 @@ class Receipt:
             gas_used=int(raw["gasUsed"], 16),
             logs=[
                 RawLog(
-                    address=Web3.to_checksum_address(log["address"]),
+                    address=log["address"].lower(),
                     topics=[bytes.fromhex(t[2:]) for t in log["topics"]],
                     data=bytes.fromhex(log["data"][2:]),
                     log_index=int(log["logIndex"], 16),

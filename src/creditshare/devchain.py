@@ -67,6 +67,9 @@ class DevChain:
     data_dir: Path | None = None
     block_time: float = 0.0
     log_file: Path | None = None
+    #: Scheduling niceness of the node (benchmarks lower the co-hosted node's priority: in production it runs
+    #: on its own machine, not beside the gateway).
+    nice: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -100,8 +103,14 @@ class DevChain:
         if self.log_file:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        nice = self.nice
         self._proc = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+            self.command(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         try:
             return wait_for_rpc(self.rpc_url, timeout=timeout)

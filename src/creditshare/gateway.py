@@ -67,6 +67,7 @@ class Gateway:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
         self.metrics.outbox_depth.set_function(self.backlog)
 
     def start(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode
 from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector
 from hexbytes import HexBytes
 from web3 import Web3
@@ -43,7 +42,7 @@ class RecordedBatch:
 
 def batch_gas(calldata: bytes, items: int) -> int:
     """Gas limit for a batch transaction (no estimation round trip: estimation re-executes the batch)."""
-    intrinsic = sum(16 if b else 4 for b in calldata)
+    intrinsic = 16 * len(calldata) - 12 * calldata.count(0)  # 16 per non-zero byte, 4 per zero byte
     return BATCH_FIXED_GAS + intrinsic + BATCH_ITEM_GAS * items
 
 
@@ -73,11 +72,13 @@ class LedgerClient:
         return active, paused
 
     def record_batch_data(self, seq: int, items: list[Item]) -> bytes:
-        """Calldata of `recordBatch(seq, items)`."""
-        words: list[bytes] = []
-        for it in items:
-            words.extend((it.subject_key, it.key, it.record_hash, it.data_word))
-        return self._record_selector + encode(["uint64", "bytes32[]"], [seq, words])
+        """Calldata of `recordBatch(uint64 seq, bytes32[] items)`, laid out directly (the hot path): selector,
+        seq, the array's offset (0x40), its length, then the words. Equal to eth-abi's encoding (tested)."""
+        head = seq.to_bytes(32, "big") + (64).to_bytes(32, "big") + (4 * len(items)).to_bytes(32, "big")
+        body = b"".join(it.subject_key + it.key + it.record_hash + it.data_word for it in items)
+        if len(body) != 128 * len(items):
+            raise ValueError("every item word must be 32 bytes")
+        return self._record_selector + head + body
 
     def correct_record_data(
         self, seq: int, original_seq: int, original_index: int, original_hashes: list[bytes], item: Item
@@ -91,10 +92,11 @@ class LedgerClient:
 
     def parse_receipt(self, receipt: Receipt, seq: int) -> RecordedBatch:
         """The item logs (in item order) of a mined batch transaction."""
+        address = self.contract.address.lower()
         indexes = [
             log.log_index
             for log in receipt.logs
-            if log.address == self.contract.address and log.topics and log.topics[0] in self._item_topics
+            if log.address == address and log.topics and log.topics[0] in self._item_topics
         ]
         return RecordedBatch(seq, receipt.tx_hash, receipt.block_number, receipt.gas_used, indexes)
 

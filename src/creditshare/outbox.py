@@ -56,6 +56,17 @@ class Outcome:
     message: str | None = None
     field: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "record_id": self.record_id,
+            "status": self.status,
+            "event_id": self.event_id,
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
+        }
+
 
 def validation_outcome(index: int, raw: Any, exc: ValidationError) -> Outcome:
     """Turn the first pydantic error of a record into a machine-readable rejection."""
