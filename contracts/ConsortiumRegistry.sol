@@ -262,13 +262,14 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     function _changeRole(address account, Role role) internal {
         _checkRole(role);
         Member storage m = _members[account];
-        _checkStatus(account, m.status, MemberStatus.Active, MemberStatus.Suspended);
+        MemberStatus status = m.status;
+        _checkStatus(account, status, MemberStatus.Active, MemberStatus.Suspended);
         Role previous = m.role;
         if (previous == role) revert RegistryRoleUnchanged(account, role);
         m.role = role;
         m.since = uint64(block.timestamp);
         emit MemberRoleChanged(account, previous, role);
-        if (m.status == MemberStatus.Active) {
+        if (status == MemberStatus.Active) {
             if (previous == Role.Governor) _adjustGovernors(false);
             else if (role == Role.Governor) _adjustGovernors(true);
         }
@@ -285,10 +286,11 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         } else {
             _checkStatus(account, previous, MemberStatus.Active, MemberStatus.Suspended);
         }
+        Role role = m.role;
         m.status = next;
         m.since = uint64(block.timestamp);
         emit MemberStatusChanged(account, previous, next);
-        if (m.role == Role.Governor) {
+        if (role == Role.Governor) {
             bool wasActive = previous == MemberStatus.Active;
             bool isNowActive = next == MemberStatus.Active;
             if (wasActive != isNowActive) _adjustGovernors(isNowActive);

@@ -10,6 +10,7 @@ from web3 import Web3
 
 from creditshare.chain import connect
 from creditshare.devchain import DevChain, dev_accounts
+from tests.brownie_guard import pytest_ignore_collect  # noqa: F401 (hook: keeps tests/brownie out of this suite)
 from tests.support import Consortium
 
 ACCOUNTS = 20
