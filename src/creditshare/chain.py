@@ -210,11 +210,7 @@ class Transactor:
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         """A raw JSON-RPC call (no web3 result formatting), errors translated."""
-        with translate_errors():
-            response = self.w3.provider.make_request(RPCEndpoint(method), params)
-        if "error" in response:
-            raise ChainError(f"{method}: {response['error'].get('message', response['error'])}")
-        return response.get("result")
+        return rpc(self.w3, method, params)
 
     def receipt(self, tx_hash: str) -> Receipt | None:
         """The receipt of `tx_hash`, or None while it is not mined (or unknown)."""
@@ -285,6 +281,16 @@ class Transactor:
         except ChainError:
             pass
         return TransactionFailed(f"transaction {tx_hash} reverted in block {block}")
+
+
+def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+    """A raw JSON-RPC call: no web3 result formatting (slow for thousands of logs); errors translated."""
+    with translate_errors():
+        response = w3.provider.make_request(RPCEndpoint(method), params)
+    if "error" in response:
+        error = response["error"]
+        raise ChainError(f"{method}: {error.get('message', error) if isinstance(error, dict) else error}")
+    return response.get("result")
 
 
 def wait_for_rpc(rpc_url: str, *, timeout: float = 30.0) -> Web3:

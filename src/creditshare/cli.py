@@ -6,6 +6,7 @@ library modules, the commands only parse options and print.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import sys
@@ -27,6 +28,7 @@ from creditshare.db import make_engine, session_factory, transaction
 from creditshare.deploy import DEFAULT_PROPOSAL_LIFETIME, Deployment, deploy_consortium
 from creditshare.devchain import DevChain, dev_accounts
 from creditshare.exceptions import ConfigError, CreditShareError, DeploymentError
+from creditshare.index import SyncProgress
 from creditshare.keys import load_keystore, read_password, write_keystore
 
 app = typer.Typer(help="creditshare: shared credit ledger for a micro-lending consortium.", no_args_is_help=True)
@@ -36,6 +38,8 @@ keys_app = typer.Typer(help="The gateway's signing key (keystore v3).", no_args_
 app.add_typer(keys_app, name="keys")
 clients_app = typer.Typer(help="API clients of this gateway and their scopes.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
+audit_app = typer.Typer(help="The hash-chained audit log of report and verify requests.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -248,6 +252,77 @@ def serve() -> None:
     gateway = Gateway(settings)
     console.print(f"gateway for lender {gateway.lender} on http://{settings.listen_host}:{settings.listen_port}")
     uvicorn.run(create_app(gateway), host=settings.listen_host, port=settings.listen_port, log_level="warning")
+
+
+@app.command()
+def sync(
+    follow: Annotated[bool, typer.Option(help="Keep following the chain after catching up (Ctrl-C stops).")] = False,
+) -> None:
+    """Index the chain's registry and ledger logs into the gateway's database, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from creditshare.chain import make_web3
+    from creditshare.index import Follower
+
+    settings = Settings.from_env()
+    deployment = Deployment.load(settings.deployment_path)
+    follower = Follower(
+        make_web3(settings.rpc_url),
+        _session_factory(),
+        deployment,
+        confirmations=settings.confirmations,
+        max_range=settings.index_range,
+    )
+    start = follower.state().last_block
+    rows = 0
+    with Progress(
+        TextColumn("indexing blocks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        console=console,
+    ) as bar:
+        task = bar.add_task("sync", total=None, rows=0)
+
+        def show(step: SyncProgress) -> None:
+            nonlocal rows
+            rows += step.rows
+            bar.update(task, completed=step.indexed - start, total=max(1, step.target - start), rows=rows)
+
+        result = follower.sync(show)
+    console.print(f"indexed to block {result.indexed} ({rows} rows)")
+    if follow:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            follower.run(stop)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 naming the first edited or deleted entry."""
+    from creditshare.audit import AuditLog
+
+    problems = AuditLog(_session_factory()).verify()
+    if problems:
+        for problem in problems:
+            err_console.print(f"[red]{problem}[/]")
+        raise ConfigError(f"audit log tampered: {len(problems)} problem(s), first: {problems[0]}")
+    console.print("audit log intact")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    format: Annotated[str, typer.Option(help="csv or json.")] = "csv",
+) -> None:
+    """Export the audit log (every entry with its hashes) as CSV or JSON."""
+    from creditshare.audit import AuditLog
+
+    if format not in ("csv", "json"):
+        raise ConfigError("--format must be csv or json")
+    count = AuditLog(_session_factory()).export(out, format)  # type: ignore[arg-type]
+    console.print(f"wrote {count} entries to {out}")
 
 
 def _session_factory() -> sessionmaker[Session]:

@@ -40,6 +40,14 @@ class Settings(BaseModel):
     batch_interval: float = Field(0.2, gt=0, le=60, description="Seconds a record may wait for a fuller batch")
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted")
     submitter: bool = Field(True, description="Run the batch submitter in this process")
+    index: bool = Field(True, description="Run the chain index follower in this process")
+    confirmations: int = Field(
+        0, ge=0, le=1000, description="Blocks the index stays behind the head (0: QBFT finality)"
+    )
+    index_range: int = Field(1000, ge=1, le=100_000, description="Widest eth_getLogs block range (Besu caps 1,000)")
+    policy_file: Path | None = Field(None, description="Report policy JSON (default: the shipped policy)")
+    query_rate_per_minute: int = Field(120, ge=1, description="Report/verify requests per minute per API client")
+    lender_query_rate_per_minute: int = Field(1200, ge=1, description="Report/verify requests per minute, all clients")
 
     @property
     def deployment_path(self) -> Path:

@@ -174,3 +174,132 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     lock = factory.write_lock if isinstance(factory, Sessions) else nullcontext()
     with lock, factory() as session, session.begin():
         yield session
+
+
+# ---------------------------------------------------------------------------------------------------- index
+# The index: every member's on-chain events, as read from the logs. Rows are keyed by (block, log index) so
+# re-reading a range never inserts twice; a reorganisation deletes rows above the common block.
+
+
+class IndexState(Base):
+    """Where the follower is: the last indexed block and its hash (one row)."""
+
+    __tablename__ = "idx_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    ledger_address: Mapped[str] = mapped_column(String(42))
+    registry_address: Mapped[str] = mapped_column(String(42))
+    last_block: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+
+class IndexBlock(Base):
+    """Hash and time of every indexed block that had our logs, plus each range end (for reorg checks)."""
+
+    __tablename__ = "idx_blocks"
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexEvent(Base):
+    """A CreditEventRecorded log."""
+
+    __tablename__ = "idx_events"
+    __table_args__ = (UniqueConstraint("block_number", "log_index", name="uq_idx_events_log"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    lender: Mapped[str] = mapped_column(String(42))
+    subject_key: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    loan_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    item_type: Mapped[int] = mapped_column(Integer)
+    occurred_day: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    overdue_fen: Mapped[int] = mapped_column(BigInteger)
+    days_past_due: Mapped[int] = mapped_column(Integer)
+
+
+class IndexInquiry(Base):
+    """An InquiryRecorded log."""
+
+    __tablename__ = "idx_inquiries"
+    __table_args__ = (UniqueConstraint("block_number", "log_index", name="uq_idx_inquiries_log"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    lender: Mapped[str] = mapped_column(String(42))
+    subject_key: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    inquiry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    consent_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    purpose: Mapped[int] = mapped_column(Integer)
+    block_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexCorrection(Base):
+    """A CreditEventCorrected log: `record_hash` replaces `original_hash` of the same lender."""
+
+    __tablename__ = "idx_corrections"
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index", name="uq_idx_corrections_log"),
+        Index("ix_idx_corrections_original", "original_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    lender: Mapped[str] = mapped_column(String(42))
+    original_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class IndexDispute(Base):
+    """A DisputeOpened (outcome 0) or DisputeResolved (outcome 1 confirmed, 2 corrected) log."""
+
+    __tablename__ = "idx_disputes"
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index", name="uq_idx_disputes_log"),
+        Index("ix_idx_disputes_record", "record_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    lender: Mapped[str] = mapped_column(String(42))
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    actor: Mapped[str] = mapped_column(String(42))
+    outcome: Mapped[int] = mapped_column(Integer)
+    block_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexMemberEvent(Base):
+    """A registry log about a member (admitted, role or status changed)."""
+
+    __tablename__ = "idx_member_events"
+    __table_args__ = (UniqueConstraint("block_number", "log_index", name="uq_idx_member_events_log"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(42))
+    name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class AuditEntry(Base):
+    """One entry of the hash-chained audit log of report and verify requests."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[str] = mapped_column(String(32))  # ISO 8601 UTC, as hashed
+    caller: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    consent_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result_size: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # one successor per entry: no forks
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

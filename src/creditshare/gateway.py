@@ -11,18 +11,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare import governance
+from creditshare.audit import AuditLog
 from creditshare.chain import Transactor, contract_at, make_web3, translate_errors
 from creditshare.config import Settings
 from creditshare.contracts import LEDGER, REGISTRY, load_artifact
 from creditshare.crypto import RecordCipher
-from creditshare.db import OutboxItem, make_engine, session_factory
+from creditshare.db import IndexState, OutboxItem, checkpoint, make_engine, session_factory
 from creditshare.deploy import Deployment
 from creditshare.exceptions import ChainError, ConfigError, CreditShareError
+from creditshare.index import Follower
 from creditshare.keyfiles import consortium_secret, record_key
 from creditshare.keys import load_keystore, read_password
 from creditshare.ledger import LedgerClient
 from creditshare.metrics import Metrics
 from creditshare.outbox import Outbox
+from creditshare.ratelimit import RateLimiter
+from creditshare.report import Policy
 from creditshare.submitter import Submitter, SubmitterConfig
 
 log = logging.getLogger(__name__)
@@ -66,25 +70,49 @@ class Gateway:
             ),
         )
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._checkpointer: threading.Thread | None = None
+        self._threads: dict[str, threading.Thread] = {}
+        self.audit = AuditLog(self.factory)
+        self.follower = Follower(
+            self.w3,
+            self.factory,
+            self.deployment,
+            confirmations=settings.confirmations,
+            max_range=settings.index_range,
+        )
+        self.policy = Policy.load(settings.policy_file)
+        self.secret = consortium_secret(settings)
+        self.caller_limit = RateLimiter(settings.query_rate_per_minute)
+        self.lender_limit = RateLimiter(settings.lender_query_rate_per_minute)
         self.metrics.outbox_depth.set_function(self.backlog)
 
     def start(self) -> None:
-        """Start the submitter thread (if enabled in the settings)."""
-        if self.settings.submitter and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self.submitter.run, args=(self._stop,), name="submitter", daemon=True
-            )
-            self._thread.start()
+        """Start the background threads: submitter and index follower (as the settings say) and the WAL
+        checkpointer."""
+        self._stop.clear()
+        threads = {
+            "submitter": (self.settings.submitter, self.submitter.run),
+            "index": (self.settings.index, self.follower.run),
+            "checkpoint": (True, self._checkpoint_loop),
+        }
+        for name, (enabled, target) in threads.items():
+            if enabled and name not in self._threads:
+                thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+                thread.start()
+                self._threads[name] = thread
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        for thread in self._threads.values():
+            thread.join(timeout=30)
+        self._threads.clear()
         self.engine.dispose()
+
+    def _checkpoint_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            try:
+                checkpoint(self.engine)
+            except Exception:  # a failed checkpoint is retried next second
+                log.warning("WAL checkpoint failed", exc_info=True)
 
     def backlog(self) -> int:
         """Outbox items not yet confirmed or failed."""
@@ -119,6 +147,11 @@ class Gateway:
             checks["chain_error"] = str(exc)
             ready = False
         checks["last_confirmed_block"] = self.submitter.last_confirmed_block
+        with self.factory() as session:
+            state = session.get(IndexState, 1)
+            checks["indexed_block"] = state.last_block if state else None
+        if self.follower.last_error:
+            checks["index_error"] = self.follower.last_error
         if self.submitter.last_error:
             checks["submitter_error"] = self.submitter.last_error
         return Readiness(ready, checks)

@@ -33,3 +33,12 @@ class Metrics:
             "creditshare_last_confirmed_block", "Block of the last confirmed batch", registry=r
         )
         self.chain_errors = Counter("creditshare_chain_errors", "Chain errors by kind", ["kind"], registry=r)
+        self.reports = Counter("creditshare_reports", "Credit reports served by purpose", ["purpose"], registry=r)
+        self.verifications = Counter("creditshare_verifications", "Verify requests by result", ["match"], registry=r)
+        self.rate_limited = Counter("creditshare_rate_limited", "Queries refused by rate limit", ["scope"], registry=r)
+        self.report_seconds = Histogram(
+            "creditshare_report_seconds",
+            "Time to build a report from the index",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1),
+            registry=r,
+        )

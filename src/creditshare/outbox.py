@@ -7,6 +7,7 @@ durably stored, and a record id seen before is answered as a duplicate without s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from creditshare.codec import pack_inquiry_data
 from creditshare.crypto import RecordCipher
 from creditshare.db import OutboxItem, transaction, utcnow
 from creditshare.identity import ConsortiumSecret
@@ -201,6 +203,36 @@ class Outbox:
             if outcome.status == "duplicate" and outcome.event_id is None and outcome.record_id in known:
                 outcomes[index] = Outcome(index, outcome.record_id, "duplicate", event_id=known[outcome.record_id].id)
         return outcomes
+
+    def submit_inquiry(self, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes) -> int:
+        """Queue an on-chain inquiry record (same outbox and batching as events); returns its event id.
+
+        `inquiry_hash` is the audit entry's hash, which links the chain's inquiry to the gateway's audit log.
+        """
+        with transaction(self._factory) as session:
+            record_id = f"inquiry-{inquiry_hash.hex()[:32]}"
+            item_id = session.execute(
+                insert(OutboxItem).returning(OutboxItem.id),
+                {
+                    "lender": self.lender,
+                    "kind": "inquiry",
+                    "record_id": record_id,
+                    "subject_key": subject_key,
+                    "item_key": consent_hash,
+                    "record_hash": inquiry_hash,
+                    "data_word": pack_inquiry_data(purpose).to_bytes(32, "big"),
+                    "corrects_id": None,
+                    "payload": self._cipher.seal(
+                        json.dumps({"purpose": purpose, "consent_hash": consent_hash.hex()}).encode(),
+                        self._aad(record_id),
+                    ),
+                    "status": "pending",
+                    "accepted_at": utcnow(),
+                    "attempts": 0,
+                    "retryable": True,
+                },
+            ).scalar_one()
+        return int(item_id)
 
     def get(self, event_id: int) -> OutboxItem | None:
         """One of this lender's items by id."""

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 
 from creditshare import __version__
 from creditshare.api import errors
-from creditshare.api.routes import events, health
+from creditshare.api.routes import events, health, reports, verify
 from creditshare.gateway import Gateway
 from creditshare.records import CreditEventIn
 
@@ -36,6 +36,8 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
     app.state.gateway = gateway
     errors.install(app)
     app.include_router(events.router)
+    app.include_router(reports.router)
+    app.include_router(verify.router)
     app.include_router(health.router)
 
     @app.middleware("http")

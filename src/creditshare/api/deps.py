@@ -68,3 +68,18 @@ def require(scope: Scope) -> Callable[[Caller], Caller]:
 
 
 SubmitterDep = Annotated[Caller, Depends(require(Scope.SUBMIT))]
+QueryDep = Annotated[Caller, Depends(require(Scope.QUERY))]
+VerifyDep = Annotated[Caller, Depends(require(Scope.VERIFY))]
+
+
+def rate_limited(gateway: GatewayDep, caller: CallerDep) -> None:
+    """429 when the caller, or this gateway's lender as a whole, exceeds its query rate."""
+    if not gateway.caller_limit.allow(f"caller:{caller.id}"):
+        gateway.metrics.rate_limited.labels("caller").inc()
+        raise ApiError(429, "rate_limited", "too many queries from this API key; slow down")
+    if not gateway.lender_limit.allow("lender"):
+        gateway.metrics.rate_limited.labels("lender").inc()
+        raise ApiError(429, "rate_limited", "too many queries from this lender's gateway; slow down")
+
+
+RateLimitDep = Depends(rate_limited)
