@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from eth_account.signers.local import LocalAccount
@@ -27,9 +27,10 @@ from creditshare.config import Settings
 from creditshare.db import make_engine, session_factory, transaction
 from creditshare.deploy import DEFAULT_PROPOSAL_LIFETIME, Deployment, deploy_consortium
 from creditshare.devchain import DevChain, dev_accounts
-from creditshare.exceptions import ConfigError, CreditShareError, DeploymentError
+from creditshare.exceptions import ConfigError, CreditShareError
 from creditshare.index import SyncProgress
 from creditshare.keys import load_keystore, read_password, write_keystore
+from creditshare.localnet import GatewayProcess
 
 app = typer.Typer(help="creditshare: shared credit ledger for a micro-lending consortium.", no_args_is_help=True)
 chain_app = typer.Typer(help="A local development chain (Ganache).", no_args_is_help=True)
@@ -43,8 +44,6 @@ app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
-
-DEMO_GOVERNORS = ("Consortium Governor 1", "Consortium Governor 2", "Consortium Governor 3")
 
 
 @app.command("compile")
@@ -111,29 +110,71 @@ def deploy(
 def demo(
     reset: Annotated[bool, typer.Option(help="Start from an empty chain instead of reusing the last one.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
+    gateways: Annotated[bool, typer.Option(help="Start a gateway per demo lender.")] = True,
+    first_port: Annotated[int, typer.Option(help="Port of the first lender's gateway (then +1, +2).")] = 8001,
 ) -> None:
-    """The main job: a local chain with the consortium deployed; reuses the previous state unless --reset."""
+    """The main job: a local chain, the consortium deployed, three lenders admitted by governance votes and a
+    gateway for each. Reuses the previous state (HOME) unless --reset; Ctrl-C stops everything."""
+    from creditshare import demo as demo_net
+
     settings = Settings.from_env()
     chain = _start_devchain(settings, reset=reset, yes=yes)
+    lenders: list[demo_net.DemoLender] = []
     try:
         w3 = connect(chain.rpc_url)
-        path = settings.deployment_path
-        try:
-            deployment = Deployment.load(path)
-            deployment.check(w3)
-            console.print(f"reusing the deployment in {path}")
-        except DeploymentError:
-            governors = dev_accounts(3)
-            deployment = deploy_consortium(
-                Transactor(w3, governors[0]), [g.address for g in governors], list(DEMO_GOVERNORS), threshold=2
-            )
-            deployment.save(path)
-        _print_deployment(deployment, path)
+        deployment, fresh = demo_net.ensure_deployment(w3, settings.deployment_path)
+        console.print("deployed the consortium" if fresh else f"reusing the deployment in {settings.deployment_path}")
+        _print_deployment(deployment, settings.deployment_path)
+        for name in demo_net.admit_lenders(w3, deployment):
+            console.print(f"admitted {name} (proposal + second governor's approval)")
+        if gateways:
+            lenders = demo_net.prepare_gateways(settings.home, chain.rpc_url, deployment, first_port)
+            with console.status("starting the lenders' gateways"):
+                for lender in lenders:
+                    lender.process = GatewayProcess(lender.env).start()
+            accepted = demo_net.load_samples(lenders)
+            console.print(f"sample history: {accepted} new records submitted")
+            _print_tour(lenders)
         console.print(f"chain: [bold]{chain.rpc_url}[/]; Ctrl-C stops everything")
         _wait_for_interrupt()
     finally:
+        for lender in lenders:
+            if lender.process:
+                lender.process.stop()
         chain.stop()
         console.print("stopped")
+
+
+def _print_tour(lenders: list[Any]) -> None:
+    from creditshare import demo as demo_net
+
+    table = Table("lender", "gateway", "API key (demo)")
+    for lender in lenders:
+        table.add_row(lender.name, lender.env.url, lender.api_key)
+    console.print(table)
+    a, b = lenders[0], lenders[1]
+    record = (
+        '{"record_id":"TOUR-1","event_type":"loan_opened","id_type":"resident_id",'
+        f'"id_number":"{demo_net.MULTI_BORROWER}","loan_number":"TOUR-LOAN-1","occurred_on":"2026-06-01",'
+        '"principal_fen":1200000}'
+    )
+    report = (
+        f'{{"id_type":"resident_id","id_number":"{demo_net.MULTI_BORROWER}","purpose":"loan_application",'
+        '"consent_ref":"TOUR-CONSENT-1"}'
+    )
+    verify = f'{{"lender":"{a.env.lender.address}","record":{record}}}'
+    console.print("\n[bold]Try it[/] (copy-paste):", highlight=False)
+    for title, url, key, body in (
+        ("submit an event at " + a.name, a.env.url + "/v1/events", a.api_key, record),
+        ("credit report at " + b.name, b.env.url + "/v1/reports", b.api_key, report),
+        ("verify the record at " + b.name, b.env.url + "/v1/verify", b.api_key, verify),
+    ):
+        console.print(f"# {title}", highlight=False)
+        console.print(
+            f"curl -s -X POST {url} -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{body}'",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @keys_app.command("new")
