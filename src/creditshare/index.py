@@ -74,6 +74,12 @@ class Batch:
         return len(self.events) + len(self.inquiries) + len(self.corrections) + len(self.disputes) + len(self.members)
 
 
+#: The index stores amounts in signed 64-bit columns (SQLite and PostgreSQL). The ledger takes any uint64 and no
+#: gateway accepts more than 10^15 fen, so larger values are clamped here — identically on every gateway, which
+#: keeps reports reproducible, and a raw transaction with an absurd amount cannot stop anyone's index.
+MAX_INDEXED_AMOUNT = 2**63 - 1
+
+
 def _address(topic: str) -> str:
     return "0x" + topic[-40:].lower()
 
@@ -110,8 +116,8 @@ def decode_logs(logs: list[dict[str, Any]], ledger: str, registry: str, block_ti
                         "loan_key": data[:32],
                         "item_type": word >> 248,
                         "occurred_day": (word >> 216) & 0xFFFFFFFF,
-                        "amount_fen": (word >> 152) & 0xFFFFFFFFFFFFFFFF,
-                        "overdue_fen": (word >> 88) & 0xFFFFFFFFFFFFFFFF,
+                        "amount_fen": min(MAX_INDEXED_AMOUNT, (word >> 152) & 0xFFFFFFFFFFFFFFFF),
+                        "overdue_fen": min(MAX_INDEXED_AMOUNT, (word >> 88) & 0xFFFFFFFFFFFFFFFF),
                         "days_past_due": (word >> 72) & 0xFFFF,
                     }
                 )
@@ -236,9 +242,10 @@ class Follower:
         head = int(rpc(self.w3, "eth_blockNumber", []), 16)
         target = head - self.confirmations
         if state.last_hash is not None and state.last_block >= self.deployment.block:
-            chain_hash = self._header(state.last_block)[0]
+            # A new branch may also be shorter than the indexed one: then the last block is gone altogether.
+            chain_hash = self._header(state.last_block)[0] if state.last_block <= head else None
             if chain_hash != state.last_hash:
-                common = self._rollback(state.last_block)
+                common = self._rollback(min(state.last_block, head))
                 log.warning("index: reorganisation below block %s; rolled back to %s", state.last_block, common)
                 return SyncProgress(common, target, 0)
         if target <= state.last_block:
@@ -327,7 +334,8 @@ class Follower:
         return _b(block["hash"]), int(block["timestamp"], 16)
 
     def _rollback(self, last: int) -> int:
-        """Delete everything above the newest stored block the chain still agrees with; returns that block."""
+        """Delete everything above the newest stored block (at or below `last`, which the chain has) that the
+        chain still agrees with; returns that block."""
         with self._factory() as session:
             stored = list(
                 session.execute(

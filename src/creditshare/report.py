@@ -299,12 +299,11 @@ def fold(
             open_since[key] = d.block_time
         else:
             open_since.pop(key, None)
-    live_keys = {(e.lender, e.record_hash) for e in live}
-    for d in sorted(facts.disputes, key=order):
-        if (d.lender, d.record_hash) in live_keys:
-            cite("dispute", d)
-    open_disputes = {k: t for k, t in open_since.items() if k in live_keys}
     verify_limit = policy.dispute_verification_days * 86_400
+
+    # Disputes count (and are cited) only on records the report shows; set once the loans are folded.
+    shown: set[tuple[str, bytes]] = set()
+    open_disputes = {k: t for k, t in open_since.items() if k in {(e.lender, e.record_hash) for e in live}}
 
     loans_by_key: dict[tuple[str, bytes], list[EventFact]] = defaultdict(list)
     for e in live:
@@ -331,11 +330,12 @@ def fold(
             continue  # the loan's final state aged out (a write-off over 5 years ago): leave the loan out
         for e in kept:
             cite("event", e)
+            shown.add((e.lender, e.record_hash))
         opened = next((e for e in kept if e.item_type == ItemType.LOAN_OPENED), None)
         status = _STATUS[ItemType(last.item_type)]
-        current_dpd = last.days_past_due if status in ("overdue", "default") or last.days_past_due else 0
         if status == "active" and last.days_past_due:
             status = "overdue"
+        current_dpd = last.days_past_due if status in ("overdue", "default") else 0
         history = []
         for first, final in months:
             in_month = [e for e in kept if first <= _day(e.occurred_day) <= final]
@@ -382,8 +382,11 @@ def fold(
         inquiry_lenders[days] = len(
             {q.lender for q in facts.inquiries if q.purpose == Purpose.LOAN_APPLICATION and q.block_time >= since}
         )
-    for q in sorted(facts.inquiries, key=order):
-        if q.block_time >= as_of_time - 180 * 86_400:
+    for d in sorted(facts.disputes, key=order):
+        if (d.lender, d.record_hash) in shown:
+            cite("dispute", d)
+    for q in sorted(facts.inquiries, key=order):  # the inquiries the counts used
+        if q.purpose == Purpose.LOAN_APPLICATION and q.block_time >= as_of_time - 180 * 86_400:
             cite("inquiry", q)
     summary = Summary(
         active_loans=len(active),
@@ -396,7 +399,7 @@ def fold(
         application_inquiry_lenders_30d=inquiry_lenders[30],
         application_inquiry_lenders_90d=inquiry_lenders[90],
         application_inquiry_lenders_180d=inquiry_lenders[180],
-        open_disputes=len(open_disputes),
+        open_disputes=sum(1 for k in open_disputes if k in shown),
     )
     metrics = summary.model_dump()
     reasons = [
