@@ -64,6 +64,8 @@ def translate_errors() -> Iterator[None]:
         raise decoded or TransactionFailed(str(exc.message or exc)) from exc
     except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
         raise ChainUnavailable(f"chain node unreachable ({type(exc).__name__})") from exc
+    except requests.HTTPError as exc:  # a 5xx from the node or a proxy in front of it
+        raise ChainUnavailable(f"chain node answered HTTP {exc.response.status_code if exc.response else '?'}") from exc
     except Web3RPCError as exc:
         raise ChainError(str(exc)) from exc
 

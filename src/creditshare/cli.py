@@ -346,8 +346,8 @@ def audit_verify() -> None:
 
     problems = AuditLog(_session_factory()).verify()
     if problems:
-        for problem in problems:
-            err_console.print(f"[red]{problem}[/]")
+        for problem in problems:  # the details on stdout; the one-line verdict on stderr
+            console.print(problem, highlight=False)
         raise ConfigError(f"audit log tampered: {len(problems)} problem(s), first: {problems[0]}")
     console.print("audit log intact")
 
