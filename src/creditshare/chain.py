@@ -22,19 +22,28 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from creditshare.contracts import Artifact, decode_error
 from creditshare.exceptions import ChainError, ChainUnavailable, ContractRevert, TransactionFailed
 
+#: Reads web3 may retry on a transport error. Not `eth_sendRawTransaction`: a send that timed out has often
+#: reached the node, and a blind re-send then fails with "nonce too low"; `Transactor` decides about re-sends.
+_RETRY_METHODS = tuple(m for m in REQUEST_RETRY_ALLOWLIST if m != "eth_sendRawTransaction")
 
-def make_web3(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+
+def make_web3(rpc_url: str, *, timeout: float = 30.0) -> Web3:
     """A Web3 for `rpc_url` without touching the node (it may be down; callers find out on first use).
 
     The POA extra-data middleware is always injected at layer 0: QBFT/IBFT/Clique chains (Besu) need it and it
     is harmless on Ganache and anvil.
     """
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    retry = ExceptionRetryConfiguration(
+        errors=(requests.ConnectionError, requests.HTTPError, requests.Timeout), method_allowlist=_RETRY_METHODS
+    )
+    provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry)
+    w3 = Web3(provider)
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
