@@ -8,10 +8,11 @@ from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from creditshare import queries
 from creditshare.api.deps import GatewayDep, RateLimitDep, VerifyDep
 from creditshare.api.errors import ApiError
 from creditshare.records import CreditEventIn, InvalidRecord
-from creditshare.verification import VerifyResult, verify_record
+from creditshare.verification import VerifyResult
 
 router = APIRouter(prefix="/v1/verify", tags=["verify"])
 
@@ -35,26 +36,15 @@ async def verify(
     recorded as given (e.g. tampered)."""
 
     def work() -> VerifyResult:
-        with gateway.factory() as session:
-            try:
-                result = verify_record(
-                    session,
-                    body.record,
-                    lender=body.lender,
-                    secret=gateway.secret,
-                    corrects_hash=bytes.fromhex(body.corrects_hash[2:]) if body.corrects_hash else None,
-                )
-            except InvalidRecord as exc:
-                raise ApiError(422, exc.code, exc.message, f"record.{exc.field}" if exc.field else None) from None
-        gateway.audit.append(
-            caller=caller.name,
-            action="verify",
-            purpose=None,
-            consent_hash=None,
-            subject_key=None,
-            result_size=int(result.match),
-        )
-        gateway.metrics.verifications.labels(str(result.match).lower()).inc()
-        return result
+        try:
+            return queries.verify(
+                gateway,
+                caller=caller.name,
+                lender=body.lender,
+                record=body.record,
+                corrects_hash=bytes.fromhex(body.corrects_hash[2:]) if body.corrects_hash else None,
+            )
+        except InvalidRecord as exc:
+            raise ApiError(422, exc.code, exc.message, f"record.{exc.field}" if exc.field else None) from None
 
     return await run_in_threadpool(work)
