@@ -7,12 +7,15 @@ needs to fund these accounts.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -131,6 +134,10 @@ class DevChain:
             proc.wait(timeout=5)
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -142,3 +149,61 @@ class DevChain:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class ChainRecord:
+    """A local chain started by `creditshare chain up`, as recorded in HOME/chain.json (for `down` and
+    `status`, which run in other processes)."""
+
+    pid: int
+    port: int
+    data_dir: str
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        """Whether the recorded process still runs and is a Ganache (not a recycled pid)."""
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return b"ganache" in cmdline
+
+    @staticmethod
+    def path(home: Path) -> Path:
+        return home / "chain.json"
+
+    @classmethod
+    def save(cls, home: Path, chain: DevChain) -> ChainRecord:
+        assert chain.pid is not None, "start the chain first"
+        record = cls(chain.pid, chain.port, str(chain.data_dir or ""))
+        home.mkdir(parents=True, exist_ok=True)
+        cls.path(home).write_text(json.dumps(asdict(record)) + "\n", encoding="utf-8")
+        return record
+
+    @classmethod
+    def load(cls, home: Path) -> ChainRecord | None:
+        """The recorded chain if it still runs; a stale record is removed."""
+        try:
+            record = cls(**json.loads(cls.path(home).read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+        if not record.alive:
+            cls.path(home).unlink(missing_ok=True)
+            return None
+        return record
+
+    def stop(self, home: Path, timeout: float = 15.0) -> None:
+        """SIGTERM the chain's process group (SIGKILL after `timeout` s) and remove the record."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while self.alive and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.alive:
+                os.killpg(self.pid, signal.SIGKILL)
+        self.path(home).unlink(missing_ok=True)

@@ -6,14 +6,15 @@ The CLI, the Brownie scripts and the demo bootstrap all use these functions, so 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from creditshare.chain import Transactor, translate_errors
+from creditshare.chain import Transactor, rpc, translate_errors
 from creditshare.contracts import decode_logs
+from creditshare.exceptions import ContractRevert, CreditShareError
 
 
 class Role(IntEnum):
@@ -49,6 +50,10 @@ class Action(IntEnum):
 
 
 ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class GovernanceError(CreditShareError):
+    """Raised when a governance request cannot be carried out as asked (e.g. nothing to execute yet)."""
 
 
 @dataclass(frozen=True)
@@ -129,3 +134,116 @@ def member(registry: Contract, address: str) -> Member:
     with translate_errors():
         role, status, since, name = registry.functions.member(Web3.to_checksum_address(address)).call()
     return Member(Web3.to_checksum_address(address), Role(role), MemberStatus(status), since, name)
+
+
+class ProposalState(StrEnum):
+    """Where a proposal stands. The registry executes a proposal in the approval that reaches the threshold."""
+
+    OPEN = "open"
+    EXECUTED = "executed"
+    EXPIRED = "expired"
+    STALE = "stale"  # the governor set or threshold changed since it was created
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposal as the registry stores it, with its state as of the latest block."""
+
+    proposal_id: int
+    action: Action
+    target: str
+    role: Role
+    value: int
+    name: str
+    proposer: str
+    approvals: int
+    threshold: int
+    expires_at: int
+    state: ProposalState
+
+    @property
+    def missing(self) -> int:
+        """Approvals still needed to execute (0 once executed)."""
+        return 0 if self.state == ProposalState.EXECUTED else max(0, self.threshold - self.approvals)
+
+
+def proposal(registry: Contract, proposal_id: int) -> Proposal:
+    """Read one proposal and work out its state; raises `ContractRevert` (RegistryUnknownProposal) if absent."""
+    w3 = registry.w3
+    with translate_errors():
+        p = registry.functions.proposal(proposal_id).call()
+        action, role, executed, approvals, expires_at, epoch, target, proposer, value, name = p
+        if action == Action.NONE:
+            raise ContractRevert("RegistryUnknownProposal", (proposal_id,), "")
+        threshold = int(registry.functions.threshold().call())
+        current_epoch = int(registry.functions.governanceEpoch().call())
+        now = int(w3.eth.get_block("latest")["timestamp"])
+    if executed:
+        state = ProposalState.EXECUTED
+    elif epoch != current_epoch:
+        state = ProposalState.STALE
+    elif now > expires_at:
+        state = ProposalState.EXPIRED
+    else:
+        state = ProposalState.OPEN
+    return Proposal(
+        proposal_id,
+        Action(action),
+        Web3.to_checksum_address(target),
+        Role(role),
+        int(value),
+        name,
+        Web3.to_checksum_address(proposer),
+        int(approvals),
+        threshold,
+        int(expires_at),
+        state,
+    )
+
+
+def recent_proposals(registry: Contract, limit: int = 10) -> list[Proposal]:
+    """The latest `limit` proposals, newest first."""
+    with translate_errors():
+        count = int(registry.functions.proposalCount().call())
+    return [proposal(registry, i) for i in range(count, max(0, count - limit), -1)]
+
+
+def execute(registry: Contract, governor: Transactor, proposal_id: int) -> ProposalOutcome:
+    """Execute a proposal now. The registry executes in the approval that reaches the threshold, so this casts
+    `governor`'s approval only when it is the last one missing; otherwise it raises `GovernanceError` saying
+    what is missing, without sending anything."""
+    p = proposal(registry, proposal_id)
+    if p.state != ProposalState.OPEN:
+        raise GovernanceError(f"proposal {proposal_id} is {p.state.value}; nothing to execute")
+    with translate_errors():
+        approved = bool(registry.functions.hasApproved(proposal_id, governor.address).call())
+    if approved or p.missing != 1:
+        raise GovernanceError(
+            f"proposal {proposal_id} needs {p.missing} more approval(s) and {governor.address} "
+            f"{'already approved' if approved else 'can give only one'}; other governors must approve first"
+        )
+    return approve(registry, governor, proposal_id)
+
+
+def member_addresses(w3: Web3, registry: Contract, from_block: int, max_range: int = 1000) -> list[str]:
+    """Every address ever admitted, in admission order, from the registry's `MemberAdmitted` logs (read in
+    ranges of `max_range` blocks, as Besu caps `eth_getLogs`)."""
+    topic = "0x" + bytes(Web3.keccak(text="MemberAdmitted(address,uint8,string)")).hex()
+    head = int(rpc(w3, "eth_blockNumber", []), 16)
+    seen: dict[str, None] = {}
+    for start in range(from_block, head + 1, max_range):
+        logs = rpc(
+            w3,
+            "eth_getLogs",
+            [
+                {
+                    "address": registry.address,
+                    "topics": [topic],
+                    "fromBlock": hex(start),
+                    "toBlock": hex(min(head, start + max_range - 1)),
+                }
+            ],
+        )
+        for entry in logs:
+            seen.setdefault(Web3.to_checksum_address("0x" + entry["topics"][1][-40:]), None)
+    return list(seen)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from creditshare.codec import pack_inquiry_data
 from creditshare.crypto import RecordCipher
 from creditshare.db import OutboxItem, transaction, utcnow
+from creditshare.exceptions import CreditShareError
 from creditshare.identity import ConsortiumSecret
 from creditshare.records import CreditEventIn, InvalidRecord, normalise_event
 
@@ -44,6 +46,10 @@ _PYDANTIC_CODES = {
     "string_pattern_mismatch": "invalid_field",
     "model_type": "invalid_type",
 }
+
+
+class SettleTimeout(CreditShareError):
+    """Raised when outbox items are not all confirmed or failed within the time allowed."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +261,60 @@ class Outbox:
                 .group_by(OutboxItem.status)
             )
             return {status: count for status, count in rows}
+
+    def status_counts(self, event_ids: Sequence[int]) -> dict[str, int]:
+        """How many of these items are in each status."""
+        counts: dict[str, int] = {}
+        with self._factory() as session:
+            for start in range(0, len(event_ids), 500):  # bounded IN lists (SQLite caps bound parameters)
+                rows = session.execute(
+                    select(OutboxItem.status, func.count())
+                    .where(OutboxItem.lender == self.lender, OutboxItem.id.in_(event_ids[start : start + 500]))
+                    .group_by(OutboxItem.status)
+                )
+                for status, count in rows:
+                    counts[status] = counts.get(status, 0) + count
+        return counts
+
+    def wait_settled(
+        self,
+        event_ids: Sequence[int],
+        *,
+        timeout: float,
+        progress: Callable[[int], None] | None = None,
+        interval: float = 0.25,
+    ) -> dict[str, int]:
+        """Wait until none of these items is pending or submitted (a submitter, in this process or another one
+        sharing the database, works on them); returns the count per status. `progress` gets the number settled.
+        Raises `SettleTimeout` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.status_counts(event_ids)
+            if progress:
+                progress(counts.get("confirmed", 0) + counts.get("failed", 0))
+            waiting = counts.get("pending", 0) + counts.get("submitted", 0)
+            if waiting == 0:
+                return counts
+            if time.monotonic() > deadline:
+                raise SettleTimeout(
+                    f"{waiting} records not on chain after {timeout:.0f}s (they stay in the outbox and go out while "
+                    "the gateway runs); check the chain with `creditshare doctor`"
+                )
+            time.sleep(interval)
+
+    def failures(self, event_ids: Sequence[int]) -> list[OutboxItem]:
+        """The failed items among these, with their error code and message."""
+        failed: list[OutboxItem] = []
+        with self._factory() as session:
+            for start in range(0, len(event_ids), 500):
+                failed += session.scalars(
+                    select(OutboxItem).where(
+                        OutboxItem.lender == self.lender,
+                        OutboxItem.id.in_(event_ids[start : start + 500]),
+                        OutboxItem.status == "failed",
+                    )
+                )
+        return failed
 
     def _aad(self, record_id: str) -> bytes:
         return f"{self.lender.lower()}:{record_id}".encode()
