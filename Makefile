@@ -45,9 +45,13 @@ typecheck:
 pytest:
 	$(BIN)/pytest
 
+# Brownie's tests, then each operator script once (every `brownie run` starts and stops its own Ganache).
 brownie-test:
 	$(BIN)/brownie compile
 	$(BIN)/brownie test
+	$(BIN)/brownie run scripts/deploy.py --network ganache-cli
+	$(BIN)/brownie run scripts/governance.py demo --network ganache-cli
+	$(BIN)/brownie run scripts/bootstrap_demo.py --network ganache-cli
 
 slither:
 	bash scripts/slither.sh

@@ -5,7 +5,7 @@ The CLI, the Brownie scripts and the demo bootstrap all use these functions, so 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum, StrEnum
 
 from web3 import Web3
@@ -90,6 +90,82 @@ def _outcome(receipt: TxReceipt, proposal_id: int | None = None) -> ProposalOutc
             executed = True
     assert proposal_id is not None
     return ProposalOutcome(proposal_id, approvals, executed, "0x" + bytes(receipt["transactionHash"]).hex())
+
+
+#: The arguments each action takes, in this order (`address`: the member the action applies to).
+ACTION_ARGS: dict[Action, tuple[str, ...]] = {
+    Action.ADMIT: ("address", "role", "name"),
+    Action.CHANGE_ROLE: ("address", "role"),
+    Action.SUSPEND: ("address",),
+    Action.REINSTATE: ("address",),
+    Action.REMOVE: ("address",),
+    Action.SET_THRESHOLD: ("threshold",),
+    Action.PAUSE: (),
+    Action.UNPAUSE: (),
+}
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """A validated proposal: the arguments of `propose` for one action."""
+
+    action: Action
+    target: str = ZERO_ADDRESS
+    role: Role = Role.NONE
+    value: int = 0
+    name: str = ""
+
+
+def action_named(name: str) -> Action:
+    """`admit`, `change-role`, `SET_THRESHOLD`… → the action; raises `GovernanceError` naming the choices."""
+    try:
+        action = Action[name.strip().upper().replace("-", "_")]
+    except KeyError:
+        action = Action.NONE
+    if action not in ACTION_ARGS:
+        choices = ", ".join(a.name.lower().replace("_", "-") for a in ACTION_ARGS)
+        raise GovernanceError(f"unknown action {name!r}; one of {choices}")
+    return action
+
+
+def proposal_request(action_name: str, **given: str | int | None) -> ProposalRequest:
+    """Check that exactly the arguments `action_name` takes are given (`ACTION_ARGS`) and parse them."""
+    action = action_named(action_name)
+    label = action.name.lower().replace("_", "-")
+    needs = ACTION_ARGS[action]
+    for arg, value in given.items():
+        if arg in needs and value is None:
+            raise GovernanceError(f"{label} needs {arg} ({label} takes {', '.join(needs)})")
+        if arg not in needs and value is not None:
+            raise GovernanceError(f"{label} takes no {arg} ({label} takes {', '.join(needs) or 'no arguments'})")
+    missing = [arg for arg in needs if arg not in given]
+    if missing:
+        raise GovernanceError(f"{label} needs {missing[0]} ({label} takes {', '.join(needs)})")
+    request = ProposalRequest(action)
+    address, role, name, threshold = (given.get(k) for k in ("address", "role", "name", "threshold"))
+    if address is not None:
+        if not Web3.is_address(str(address)):
+            raise GovernanceError(f"{address!r} is not an address (0x and 40 hex digits)")
+        request = replace(request, target=Web3.to_checksum_address(str(address)))
+    if role is not None:
+        parsed = Role.__members__.get(str(role).upper(), Role.NONE)
+        if parsed == Role.NONE:
+            raise GovernanceError(f"unknown role {role!r}; one of lender, auditor, governor")
+        request = replace(request, role=parsed)
+    if name is not None:
+        if not str(name).strip():
+            raise GovernanceError("the member's display name must not be empty")
+        request = replace(request, name=str(name).strip())
+    if threshold is not None:
+        if not str(threshold).isdigit() or int(threshold) < 1:
+            raise GovernanceError(f"the threshold is a number of approvals (1 or more), not {threshold!r}")
+        request = replace(request, value=int(threshold))
+    return request
+
+
+def propose_request(registry: Contract, governor: Transactor, request: ProposalRequest) -> ProposalOutcome:
+    """`propose` for a validated request."""
+    return propose(registry, governor, request.action, request.target, request.role, request.value, request.name)
 
 
 def propose(

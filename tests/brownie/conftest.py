@@ -1,8 +1,9 @@
 """Fixtures for the Brownie-native tests, run by `brownie test` (Brownie's pytest plugin), never by the main `pytest`.
 
 `accounts`, the contract containers `ConsortiumRegistry` / `CreditLedger` and `fn_isolation` come from Brownie's
-plugin; the development chain is the `ganache-cli` network of brownie-config.yaml (mnemonic "brownie"). Contracts
-are deployed once per module; `fn_isolation` reverts the chain to that state before every test.
+plugin; the development chain is the `ganache-cli` network of brownie-config.yaml (creditshare's dev mnemonic, so
+`accounts[i]` are `creditshare.devchain.dev_accounts()[i]`). Contracts are deployed once per module; `fn_isolation`
+reverts the chain to that state before every test.
 """
 
 from __future__ import annotations
