@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,7 +24,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    environment: str = Field("development", description="development | production")
+    environment: Literal["development", "production"] = Field("development", description="development | production")
     home: Path = Field(Path(".creditshare"), description="Folder for the local chain, deployment file and data")
     rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain node")
     chain_port: int = Field(8545, description="Port of the local dev chain started by `creditshare chain up`")

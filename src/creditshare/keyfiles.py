@@ -13,6 +13,9 @@ from creditshare.config import Settings
 from creditshare.exceptions import ConfigError
 from creditshare.identity import ConsortiumSecret
 
+#: The consortium secret of local dev chains (`creditshare.localnet`): public, so refused in production too.
+DEV_CONSORTIUM_SECRET_HEX = "5e" * 16 + "c7" * 16
+
 
 def read_hex_secret(path: Path | None, *, setting: str, length: int, production: bool) -> bytes:
     """Read a hex secret of exactly `length` bytes (`length` = 0: at least 32)."""
@@ -27,8 +30,8 @@ def read_hex_secret(path: Path | None, *, setting: str, length: int, production:
         raise ConfigError(f"{setting}: file {path} does not hold hex") from None
     if (length and len(value) != length) or len(value) < 32:
         raise ConfigError(f"{setting}: need {length or 'at least 32'} bytes, file {path} holds {len(value)}")
-    if production and len(set(value)) <= 1:
-        raise ConfigError(f"{setting}: file {path} holds a placeholder secret; generate a real one")
+    if production and (len(set(value)) <= 1 or value.hex() == DEV_CONSORTIUM_SECRET_HEX):
+        raise ConfigError(f"{setting}: file {path} holds a placeholder or dev secret; generate a real one")
     return value
 
 

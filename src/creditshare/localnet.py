@@ -23,10 +23,9 @@ from creditshare.clients import Scope, create_client
 from creditshare.db import make_engine, session_factory, transaction
 from creditshare.deploy import Deployment
 from creditshare.devchain import free_port
+from creditshare.keyfiles import DEV_CONSORTIUM_SECRET_HEX
 from creditshare.keys import write_keystore
 
-#: Consortium secret of local chains only (members share it). Never use outside a dev chain.
-DEV_CONSORTIUM_SECRET_HEX = "5e" * 16 + "c7" * 16
 DEV_PASSWORD = "local-dev-passphrase"
 
 T = TypeVar("T")
