@@ -314,6 +314,13 @@ def test_reports_without_key_and_invalid_body_is_401_not_422(nodes: Nodes) -> No
     assert_error(nodes.a.post("/v1/reports", None, {"purpose": "nonsense"}), 401, "unauthorized")
 
 
+@pytest.mark.parametrize("path", ["/v1/reports", "/v1/verify"])
+def test_oversize_query_bodies_refused_before_auth_with_413(nodes: Nodes, path: str) -> None:
+    """The body limit holds for every route, checked before the key is looked up or the body read."""
+    body = {"id_type": "other", "id_number": "x" * (3 * 1024 * 1024), "purpose": "loan_application"}
+    assert_error(nodes.a.post(path, None, body), 413, "body_too_large")
+
+
 @pytest.mark.parametrize(
     ("key", "status", "code"),
     [
