@@ -47,6 +47,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def ganache_executable() -> str:
     """The project's pinned ganache, or one on PATH."""
     local = PROJECT_ROOT / "node_modules" / ".bin" / "ganache"
@@ -103,6 +114,9 @@ class DevChain:
         """Start Ganache and wait until it answers JSON-RPC."""
         if self.port == 0:
             self.port = free_port()
+        elif not port_is_free(self.port):
+            # Otherwise the new node dies at once and the readiness poll below meets whatever answers there.
+            raise ToolchainError(f"port {self.port} is in use; stop what runs there or choose another port")
         if self.log_file:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
