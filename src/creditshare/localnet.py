@@ -7,6 +7,7 @@ starts the real gateway process, exactly as an operator would with the documente
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -52,6 +53,10 @@ class GatewayEnv:
         (self.home / "password").write_text(DEV_PASSWORD)
         if not (self.home / "keystore.json").exists():
             write_keystore(self.lender, self.home / "keystore.json", DEV_PASSWORD)
+        # For an operator's shell: `. HOME/gateway.env` and every `creditshare` command talks as this gateway.
+        settings = {k: v for k, v in self.environ().items() if k.startswith("CREDITSHARE_")}
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(settings.items())]
+        (self.home / "gateway.env").write_text("\n".join(lines) + "\n")
 
     @property
     def url(self) -> str:
@@ -64,13 +69,14 @@ class GatewayEnv:
     def environ(self) -> dict[str, str]:
         """The process environment of this gateway: the caller's, minus any CREDITSHARE_*, plus ours."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSHARE_")}
+        home = self.home.resolve()
         env.update(
-            CREDITSHARE_HOME=str(self.home),
+            CREDITSHARE_HOME=str(home),
             CREDITSHARE_RPC_URL=self.rpc_url,
-            CREDITSHARE_KEYSTORE=str(self.home / "keystore.json"),
-            CREDITSHARE_KEYSTORE_PASSWORD_FILE=str(self.home / "password"),
-            CREDITSHARE_CONSORTIUM_SECRET_FILE=str(self.home / "consortium.secret"),
-            CREDITSHARE_RECORD_KEY_FILE=str(self.home / "record.key"),
+            CREDITSHARE_KEYSTORE=str(home / "keystore.json"),
+            CREDITSHARE_KEYSTORE_PASSWORD_FILE=str(home / "password"),
+            CREDITSHARE_CONSORTIUM_SECRET_FILE=str(home / "consortium.secret"),
+            CREDITSHARE_RECORD_KEY_FILE=str(home / "record.key"),
             CREDITSHARE_LISTEN_PORT=str(self.port),
             CREDITSHARE_BATCH_INTERVAL="0.05",
         )
