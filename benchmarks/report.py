@@ -12,7 +12,7 @@ lenders through governance, then measures in the same run:
    life cycles: opened, repayments, overdue, default, settled, written off), plus inquiries, corrections and
    disputes of the four lenders, and the registry's MemberAdmitted logs, built as raw `eth_getLogs` dicts with
    the deployed ledger and registry addresses. They go through `index.decode_logs` and the Follower's insert
-   path (`_insert_ignoring_duplicates`, one transaction per block range, IndexBlock rows, the idx_state cursor)
+   path (`index.store_batch`, one transaction per block range: rows, IndexBlock rows, the idx_state cursor)
    into a SQLite file, exactly as `Follower.sync_once` writes them.
 2. `report.build_report` in process on that index: p50/p99 over `--samples` random subjects, median of `--runs`.
 3. `POST /v1/reports` over HTTP: the real gateway (`creditshare serve`, index follower off, submitter on with
@@ -69,11 +69,7 @@ from creditshare.config import Settings
 from creditshare.contracts import LEDGER, REGISTRY, load_artifact
 from creditshare.db import (
     IndexBlock,
-    IndexCorrection,
-    IndexDispute,
     IndexEvent,
-    IndexInquiry,
-    IndexMemberEvent,
     IndexState,
     OutboxItem,
     checkpoint,
@@ -86,7 +82,7 @@ from creditshare.devchain import DevChain, dev_accounts
 from creditshare.exceptions import ChainError
 from creditshare.governance import Action, Role
 from creditshare.identity import ConsortiumSecret, resident_check_char, subject_key
-from creditshare.index import LEDGER_TOPICS, REGISTRY_TOPICS, Follower, _insert_ignoring_duplicates, decode_logs
+from creditshare.index import LEDGER_TOPICS, REGISTRY_TOPICS, Follower, decode_logs, store_batch
 from creditshare.ledger import Item, LedgerClient, batch_gas
 from creditshare.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
 from creditshare.report import (
@@ -476,7 +472,7 @@ def ingest(
     progress_every: int,
 ) -> IngestStats:
     """Write the blocks' logs into the index as `Follower.sync_once` does, one block range per transaction:
-    `decode_logs`, then `_insert_ignoring_duplicates` per table, the blocks' IndexBlock rows (blocks with logs
+    `decode_logs`, then `store_batch`: the rows of each table, the blocks' IndexBlock rows (blocks with logs
     and the range end) and the idx_state cursor. Ranges without logs are skipped (a follower only moves its
     cursor over them)."""
     stats = IngestStats()
@@ -507,21 +503,7 @@ def ingest(
         batch = decode_logs(pending, deployment.ledger, deployment.registry, times)
         t1 = time.perf_counter()
         with transaction(factory) as session:
-            for model, rows in (
-                (IndexEvent, batch.events),
-                (IndexInquiry, batch.inquiries),
-                (IndexCorrection, batch.corrections),
-                (IndexDispute, batch.disputes),
-                (IndexMemberEvent, batch.members),
-            ):
-                _insert_ignoring_duplicates(session, model, rows)
-            _insert_ignoring_duplicates(
-                session, IndexBlock, [{"number": n, "hash": hashes[n], "timestamp": t} for n, t in times.items()]
-            )
-            state = session.get(IndexState, 1)
-            assert state is not None
-            state.last_block = end
-            state.last_hash = hashes[end]
+            store_batch(session, batch, {n: (hashes[n], t) for n, t in times.items()}, end)
         t2 = time.perf_counter()
         stats.decode_s += t1 - t0
         stats.insert_s += t2 - t1

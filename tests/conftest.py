@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from eth_account.signers.local import LocalAccount
+from psycopg import sql
 from web3 import Web3
 
 from creditshare.chain import connect
@@ -43,3 +47,24 @@ def consortium(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
     c.admit_lender(accounts[3], "Lender A")
     c.admit_lender(accounts[4], "Lender B")
     return c
+
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a fresh, uniquely named PostgreSQL database, dropped after the test; skips if no server answers."""
+    try:
+        socket.create_connection((PG_HOST, PG_PORT), timeout=3).close()
+    except OSError as exc:
+        pytest.skip(f"no PostgreSQL server answers on {PG_HOST}:{PG_PORT} ({exc})")
+    name = f"creditshare_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

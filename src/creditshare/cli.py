@@ -663,7 +663,8 @@ def import_cmd(
     errors_path = errors or file.with_name(file.stem + ".errors.csv")
     gateway = _gateway(settings)
     try:
-        lines = sum(1 for _ in file.open("rb")) - 1
+        with file.open("rb") as source:  # for the progress bar's total (quoted line breaks make it an upper bound)
+            lines = sum(1 for _ in source) - 1
     except FileNotFoundError:
         raise ConfigError(f"{file} not found") from None
     counts: dict[str, int] = {}

@@ -181,6 +181,26 @@ def _insert_ignoring_duplicates(session: Session, model: type[Base], rows: list[
     session.execute(insert(model).on_conflict_do_nothing(), rows)
 
 
+def store_batch(session: Session, batch: Batch, blocks: dict[int, tuple[bytes, int]], last_block: int) -> None:
+    """Write one decoded range: its rows, its blocks' (hash, timestamp), and the cursor moved to `last_block`
+    (which must be among `blocks`). Rows already present are skipped, so a re-read range adds nothing."""
+    for model, rows in (
+        (IndexEvent, batch.events),
+        (IndexInquiry, batch.inquiries),
+        (IndexCorrection, batch.corrections),
+        (IndexDispute, batch.disputes),
+        (IndexMemberEvent, batch.members),
+    ):
+        _insert_ignoring_duplicates(session, model, rows)
+    _insert_ignoring_duplicates(
+        session, IndexBlock, [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in blocks.items()]
+    )
+    state = session.get(IndexState, 1)
+    assert state is not None
+    state.last_block = last_block
+    state.last_hash = blocks[last_block][0]
+
+
 @dataclass(frozen=True)
 class SyncProgress:
     """Where a sync stands: last indexed block, the target block, rows written in the last step."""
@@ -279,21 +299,7 @@ class Follower:
             logs, self.deployment.ledger, self.deployment.registry, {n: h[1] for n, h in headers.items()}
         )
         with transaction(self._factory) as session:
-            for model, rows in (
-                (IndexEvent, batch.events),
-                (IndexInquiry, batch.inquiries),
-                (IndexCorrection, batch.corrections),
-                (IndexDispute, batch.disputes),
-                (IndexMemberEvent, batch.members),
-            ):
-                _insert_ignoring_duplicates(session, model, rows)
-            _insert_ignoring_duplicates(
-                session, IndexBlock, [{"number": n, "hash": h[0], "timestamp": h[1]} for n, h in headers.items()]
-            )
-            state_row = session.get(IndexState, 1)
-            assert state_row is not None
-            state_row.last_block = end
-            state_row.last_hash = headers[end][0]
+            store_batch(session, batch, headers, end)
         self._range = min(self.max_range, self._range * 2)
         return SyncProgress(end, target, batch.size)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -266,10 +266,10 @@ class Outbox:
         """How many of these items are in each status."""
         counts: dict[str, int] = {}
         with self._factory() as session:
-            for start in range(0, len(event_ids), 500):  # bounded IN lists (SQLite caps bound parameters)
+            for chunk in _id_chunks(event_ids):
                 rows = session.execute(
                     select(OutboxItem.status, func.count())
-                    .where(OutboxItem.lender == self.lender, OutboxItem.id.in_(event_ids[start : start + 500]))
+                    .where(OutboxItem.lender == self.lender, OutboxItem.id.in_(chunk))
                     .group_by(OutboxItem.status)
                 )
                 for status, count in rows:
@@ -306,11 +306,11 @@ class Outbox:
         """The failed items among these, with their error code and message."""
         failed: list[OutboxItem] = []
         with self._factory() as session:
-            for start in range(0, len(event_ids), 500):
+            for chunk in _id_chunks(event_ids):
                 failed += session.scalars(
                     select(OutboxItem).where(
                         OutboxItem.lender == self.lender,
-                        OutboxItem.id.in_(event_ids[start : start + 500]),
+                        OutboxItem.id.in_(chunk),
                         OutboxItem.status == "failed",
                     )
                 )
@@ -318,3 +318,9 @@ class Outbox:
 
     def _aad(self, record_id: str) -> bytes:
         return f"{self.lender.lower()}:{record_id}".encode()
+
+
+def _id_chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    """`ids` in slices small enough for one IN list (SQLite caps the bound parameters of a statement)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

@@ -164,3 +164,12 @@ def new_record() -> RecordFactory:
         return record
 
     return build
+
+
+@pytest.fixture
+def gateways() -> Iterator[list[GatewayProcess]]:
+    """Gateway processes started by a test; all stopped at teardown."""
+    started: list[GatewayProcess] = []
+    yield started
+    for gateway in started:
+        gateway.kill()

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,15 +231,6 @@ def isolated_consortium(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
 def consortium(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
     """Overrides the root fixture: same shape (fresh contracts, two admitted lenders), other accounts."""
     return isolated_consortium(w3, accounts)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[GatewayProcess]]:
-    """Gateway processes started by a test; all stopped at teardown."""
-    started: list[GatewayProcess] = []
-    yield started
-    for gateway in started:
-        gateway.kill()
 
 
 def launch(env: GatewayEnv, registry: list[GatewayProcess]) -> GatewayProcess:

@@ -6,17 +6,13 @@ only when no server answers on 127.0.0.1:5432; any other database problem fails 
 
 from __future__ import annotations
 
-import socket
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from eth_account.signers.local import LocalAccount
-from psycopg import sql
 from sqlalchemy import func, select
 from web3 import Web3
 
@@ -42,38 +38,11 @@ from tests.gateway.test_faults import (
 from tests.gateway_support import GatewayEnv, GatewayProcess
 from tests.support import Consortium
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """URL of a fresh, uniquely named PostgreSQL database, dropped after the test."""
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=3).close()
-    except OSError as exc:
-        pytest.skip(f"no PostgreSQL server answers on {PG_HOST}:{PG_PORT} ({exc})")
-    name = f"creditshare_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
 
 @pytest.fixture
 def consortium(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
     """Fresh contracts run by accounts no other test package touches (see test_faults)."""
     return isolated_consortium(w3, accounts)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[GatewayProcess]]:
-    """Gateway processes started by a test; all stopped at teardown."""
-    started: list[GatewayProcess] = []
-    yield started
-    for gateway in started:
-        gateway.kill()
 
 
 def post(url: str, key: str, records: Sequence[Record]) -> dict[str, Any]:

@@ -9,15 +9,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import psycopg
-import pytest
 from eth_account.signers.local import LocalAccount
-from psycopg import sql
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
@@ -289,24 +285,3 @@ def open_index(w3: Web3, c: Consortium, url: str, *, max_range: int = 2_000) -> 
     engine = make_engine(url)
     factory = session_factory(engine)
     return Index(engine, factory, Follower(w3, factory, c.deployment, max_range=max_range))
-
-
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """URL of a fresh, uniquely named PostgreSQL database, dropped after the test; skips if no server answers."""
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=3).close()
-    except OSError as exc:
-        pytest.skip(f"no PostgreSQL server answers on {PG_HOST}:{PG_PORT} ({exc})")
-    name = f"creditshare_report_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
