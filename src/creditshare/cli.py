@@ -37,7 +37,7 @@ from creditshare.devchain import DEV_CHAIN_ID, ChainRecord, DevChain, dev_accoun
 from creditshare.exceptions import ConfigError, CreditShareError, DeploymentError
 from creditshare.governance import Action
 from creditshare.index import SyncProgress
-from creditshare.keys import load_keystore, read_password, write_keystore
+from creditshare.keys import load_signer, read_password, write_keystore
 from creditshare.localnet import GatewayProcess
 from creditshare.outbox import SettleTimeout
 from creditshare.report import CreditReport, Purpose
@@ -166,9 +166,7 @@ def deploy(
         signer = dev_accounts(1)[0]
         governors = governor or [a.address for a in dev_accounts(3)]
     else:
-        if settings.keystore is None or settings.keystore_password_file is None:
-            raise ConfigError("set CREDITSHARE_KEYSTORE and CREDITSHARE_KEYSTORE_PASSWORD_FILE, or pass --dev")
-        signer = load_keystore(settings.keystore, read_password(settings.keystore_password_file))
+        signer = load_signer(settings, ", or pass --dev")
         if not governor:
             raise ConfigError("give the initial governors with --governor ADDRESS (repeat)")
         governors = governor
@@ -326,9 +324,7 @@ def _signer(settings: Settings, dev_account: int | None) -> LocalAccount:
                 "--dev-account uses public test keys; it is refused when CREDITSHARE_ENVIRONMENT=production"
             )
         return dev_accounts(dev_account + 1)[dev_account]
-    if settings.keystore is None or settings.keystore_password_file is None:
-        raise ConfigError("set CREDITSHARE_KEYSTORE and CREDITSHARE_KEYSTORE_PASSWORD_FILE, or pass --dev-account N")
-    return load_keystore(settings.keystore, read_password(settings.keystore_password_file))
+    return load_signer(settings, ", or pass --dev-account N")
 
 
 def _print_proposals(proposals: list[governance.Proposal], title: str = "proposals") -> None:

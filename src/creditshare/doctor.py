@@ -24,7 +24,7 @@ from creditshare.db import IndexState, OutboxItem, make_engine
 from creditshare.deploy import Deployment
 from creditshare.exceptions import CreditShareError
 from creditshare.keyfiles import consortium_secret, record_key
-from creditshare.keys import load_keystore, read_password
+from creditshare.keys import load_signer
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,7 @@ class _Context:
 
 
 def _keystore(ctx: _Context) -> str:
-    s = ctx.settings
-    if s.keystore is None or s.keystore_password_file is None:
-        raise CreditShareError("set CREDITSHARE_KEYSTORE and CREDITSHARE_KEYSTORE_PASSWORD_FILE (the lender's key)")
-    account = load_keystore(s.keystore, read_password(s.keystore_password_file))
+    account = load_signer(ctx.settings, " (the lender's key)")
     ctx.facts["signer"] = account.address
     return f"signer {account.address}"
 

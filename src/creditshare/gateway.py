@@ -18,10 +18,10 @@ from creditshare.contracts import LEDGER, REGISTRY, load_artifact
 from creditshare.crypto import RecordCipher
 from creditshare.db import IndexState, OutboxItem, checkpoint, make_engine, session_factory
 from creditshare.deploy import Deployment
-from creditshare.exceptions import ChainError, ConfigError, CreditShareError
+from creditshare.exceptions import ChainError, CreditShareError
 from creditshare.index import Follower
 from creditshare.keyfiles import consortium_secret, record_key
-from creditshare.keys import load_keystore, read_password
+from creditshare.keys import load_signer
 from creditshare.ledger import LedgerClient
 from creditshare.metrics import Metrics
 from creditshare.outbox import Outbox
@@ -45,9 +45,7 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        if settings.keystore is None or settings.keystore_password_file is None:
-            raise ConfigError("set CREDITSHARE_KEYSTORE and CREDITSHARE_KEYSTORE_PASSWORD_FILE (the lender's key)")
-        account = load_keystore(settings.keystore, read_password(settings.keystore_password_file))
+        account = load_signer(settings, " (the lender's key)")
         self.lender = account.address
         self.deployment = Deployment.load(settings.deployment_path)
         self.engine: Engine = make_engine(settings.database)

@@ -9,6 +9,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from creditshare.config import Settings
 from creditshare.exceptions import ConfigError
 
 
@@ -25,6 +26,16 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
     except ValueError as exc:
         raise ConfigError(f"cannot decrypt keystore {path}: wrong passphrase?") from exc
     return Account.from_key(key)
+
+
+def load_signer(settings: Settings, alternative: str = "") -> LocalAccount:
+    """The account of CREDITSHARE_KEYSTORE, decrypted with CREDITSHARE_KEYSTORE_PASSWORD_FILE. `alternative`
+    completes the error when they are not set (e.g. "or pass --dev")."""
+    if settings.keystore is None or settings.keystore_password_file is None:
+        raise ConfigError(
+            f"set CREDITSHARE_KEYSTORE and CREDITSHARE_KEYSTORE_PASSWORD_FILE{alternative or ' (the signing key)'}"
+        )
+    return load_keystore(settings.keystore, read_password(settings.keystore_password_file))
 
 
 def read_password(path: Path) -> str:
