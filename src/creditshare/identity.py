@@ -9,7 +9,6 @@ member derives the same key for the same borrower. Test vectors: docs/identity.m
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import re
 import unicodedata
@@ -119,10 +118,10 @@ class ConsortiumSecret:
 def subject_key(secret: ConsortiumSecret, id_type: IdType | str, normalised_id: str) -> bytes:
     """HMAC-SHA256(secret, "subject:v<version>:<id type>:<normalised id>")."""
     message = f"subject:v{secret.version}:{IdType(id_type).value}:{normalised_id}".encode()
-    return hmac.new(secret.key, message, hashlib.sha256).digest()
+    return hmac.digest(secret.key, message, "sha256")
 
 
 def loan_key(secret: ConsortiumSecret, lender: str, loan_number: str) -> bytes:
     """HMAC-SHA256(secret, "loan:v<version>:<lender address, lowercase>:<loan number>")."""
     message = f"loan:v{secret.version}:{lender.lower()}:{loan_number.strip()}".encode()
-    return hmac.new(secret.key, message, hashlib.sha256).digest()
+    return hmac.digest(secret.key, message, "sha256")

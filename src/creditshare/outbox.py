@@ -23,9 +23,12 @@ from creditshare.crypto import RecordCipher
 from creditshare.db import OutboxItem, transaction, utcnow
 from creditshare.exceptions import CreditShareError
 from creditshare.identity import ConsortiumSecret
-from creditshare.records import CreditEventIn, InvalidRecord, normalise_event
+from creditshare.records import CreditEventIn, InvalidRecord, normalise_event, today_cst
 
 MAX_RECORDS_PER_REQUEST = 1000
+
+_OUTBOX = OutboxItem.metadata.tables[OutboxItem.__tablename__]
+_INSERT = insert(_OUTBOX)
 
 _PYDANTIC_CODES = {
     "missing": "missing_field",
@@ -100,6 +103,15 @@ class _Known:
     record_hash: bytes
 
 
+@dataclass
+class _Row:
+    """A record ready to insert: its outbox row, and the record id of the original it corrects, if any."""
+
+    index: int
+    values: dict[str, Any]
+    corrects: str | None
+
+
 class Outbox:
     """Accepts records for one lender and reports their status."""
 
@@ -112,7 +124,12 @@ class Outbox:
         self._secret = secret
 
     def submit_events(self, raws: Sequence[Any], *, today: dt.date | None = None) -> list[Outcome]:
-        """Validate every record, store the good ones in one transaction, and say what happened to each."""
+        """Validate every record, store the good ones in one transaction, and say what happened to each.
+
+        The work per record (validation, HMAC keys, record hash, encryption) is done before the write
+        transaction, which then only checks that none of the record ids appeared meanwhile and inserts: the
+        database's single writer is held for as short a time as possible."""
+        today = today or today_cst()
         parsed: list[tuple[int, CreditEventIn]] = []
         outcomes: dict[int, Outcome] = {}
         for index, raw in enumerate(raws):
@@ -120,94 +137,102 @@ class Outbox:
                 parsed.append((index, CreditEventIn.model_validate(raw)))
             except ValidationError as exc:
                 outcomes[index] = validation_outcome(index, raw, exc)
-        for attempt in range(3):  # a concurrent request may insert the same record id: retry sees it
+        ids = {r.record_id for _, r in parsed} | {r.corrects for _, r in parsed if r.corrects}
+        for attempt in range(3):  # a concurrent request may store one of these record ids: plan again
+            with self._factory() as session:
+                stored = self._known(session, ids)
+            planned, rows = self._plan(parsed, dict(stored), today)
             try:
                 with transaction(self._factory) as session:
-                    outcomes.update(self._store(session, parsed, today))
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
+                    if self._known(session, ids).keys() == stored.keys():
+                        planned.update(self._insert(session, rows))
+                        outcomes.update(_resolve_duplicates(planned))
+                        break
+            except IntegrityError:  # another process inserted one of them first
+                pass
+            if attempt == 2:
+                raise CreditShareError("records kept changing under a concurrent writer; retry the request")
         return [outcomes[i] for i in range(len(raws))]
 
-    def _store(
-        self, session: Session, parsed: list[tuple[int, CreditEventIn]], today: dt.date | None
-    ) -> dict[int, Outcome]:
-        ids = {r.record_id for _, r in parsed} | {r.corrects for _, r in parsed if r.corrects}
-        known: dict[str, _Known] = {
-            record_id: _Known(item_id, kind, record_hash)
-            for item_id, record_id, kind, record_hash in session.execute(
-                select(OutboxItem.id, OutboxItem.record_id, OutboxItem.kind, OutboxItem.record_hash).where(
-                    OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids)
-                )
+    def _known(self, session: Session, ids: set[str]) -> dict[str, _Known]:
+        """This lender's stored records among `ids`."""
+        if not ids:
+            return {}
+        rows = session.execute(
+            select(OutboxItem.id, OutboxItem.record_id, OutboxItem.kind, OutboxItem.record_hash).where(
+                OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids)
             )
-        }
+        )
+        return {record_id: _Known(item_id, kind, record_hash) for item_id, record_id, kind, record_hash in rows}
+
+    def _plan(
+        self, parsed: list[tuple[int, CreditEventIn]], known: dict[str, _Known], today: dt.date
+    ) -> tuple[dict[int, Outcome], list[_Row]]:
+        """Decide each record's fate against the stored ones (`known`, extended in request order) and build the
+        rows to insert. Duplicates of records first seen in this request get their event id on insert."""
         outcomes: dict[int, Outcome] = {}
-        pending = parsed
-        while pending:  # a correction of a record in the same request waits one round for the original's id
-            rows: list[dict[str, Any]] = []
-            row_indexes: list[int] = []
-            deferred: list[tuple[int, CreditEventIn]] = []
-            for index, record in pending:
-                if record.record_id in known:
-                    outcomes[index] = Outcome(index, record.record_id, "duplicate", event_id=known[record.record_id].id)
-                    continue
-                original = known.get(record.corrects) if record.corrects else None
-                if record.corrects and (original is None or original.kind == "inquiry"):
-                    outcomes[index] = Outcome(
-                        index, record.record_id, "rejected", code="unknown_original",
-                        message=f"corrects: no record {record.corrects!r} of this lender to correct", field="corrects",
-                    )  # fmt: skip
-                    continue
-                if original is not None and original.id is None:
-                    deferred.append((index, record))
-                    continue
-                try:
-                    event = normalise_event(
-                        record,
-                        lender=self.lender,
-                        secret=self._secret,
-                        corrects_hash=original.record_hash if original else None,
-                        today=today,
-                    )
-                except InvalidRecord as exc:
-                    outcomes[index] = Outcome(
-                        index, record.record_id, "rejected", None, exc.code, exc.message, exc.field
-                    )
-                    continue
-                kind = "correction" if original else "event"
-                rows.append(
-                    {
-                        "lender": self.lender,
-                        "kind": kind,
-                        "record_id": record.record_id,
-                        "subject_key": event.subject_key,
-                        "item_key": event.loan_key,
-                        "record_hash": event.record_hash,
-                        "data_word": event.data_word.to_bytes(32, "big"),
-                        "corrects_id": original.id if original else None,
-                        "payload": self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
-                        "status": "pending",
-                        "accepted_at": utcnow(),
-                        "attempts": 0,
-                        "retryable": True,
-                    }
+        rows: list[_Row] = []
+        for index, record in parsed:
+            if record.record_id in known:
+                outcomes[index] = Outcome(index, record.record_id, "duplicate", event_id=known[record.record_id].id)
+                continue
+            original = known.get(record.corrects) if record.corrects else None
+            if record.corrects and (original is None or original.kind == "inquiry"):
+                outcomes[index] = Outcome(
+                    index, record.record_id, "rejected", code="unknown_original",
+                    message=f"corrects: no record {record.corrects!r} of this lender to correct", field="corrects",
+                )  # fmt: skip
+                continue
+            try:
+                event = normalise_event(
+                    record,
+                    lender=self.lender,
+                    secret=self._secret,
+                    corrects_hash=original.record_hash if original else None,
+                    today=today,
                 )
-                row_indexes.append(index)
-                known[record.record_id] = _Known(None, kind, event.record_hash)
-            if rows:
-                inserted = session.execute(
-                    insert(OutboxItem).returning(OutboxItem.id, sort_by_parameter_order=True), rows
-                ).scalars()
-                for index, row, item_id in zip(row_indexes, rows, inserted, strict=True):
-                    known[row["record_id"]].id = item_id
-                    outcomes[index] = Outcome(index, row["record_id"], "accepted", event_id=item_id)
-            if len(deferred) == len(pending):
-                break
-            pending = deferred
-        for index, outcome in list(outcomes.items()):  # duplicates of records first seen in this request
-            if outcome.status == "duplicate" and outcome.event_id is None and outcome.record_id in known:
-                outcomes[index] = Outcome(index, outcome.record_id, "duplicate", event_id=known[outcome.record_id].id)
+            except InvalidRecord as exc:
+                outcomes[index] = Outcome(index, record.record_id, "rejected", None, exc.code, exc.message, exc.field)
+                continue
+            kind = "correction" if original else "event"
+            values = {
+                "lender": self.lender,
+                "kind": kind,
+                "record_id": record.record_id,
+                "subject_key": event.subject_key,
+                "item_key": event.loan_key,
+                "record_hash": event.record_hash,
+                "data_word": event.data_word.to_bytes(32, "big"),
+                "corrects_id": original.id if original else None,
+                "payload": self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
+                "status": "pending",
+                "accepted_at": utcnow(),
+                "attempts": 0,
+                "retryable": True,
+            }
+            rows.append(_Row(index, values, record.corrects if original and original.id is None else None))
+            known[record.record_id] = _Known(None, kind, event.record_hash)
+        return outcomes, rows
+
+    def _insert(self, session: Session, rows: list[_Row]) -> dict[int, Outcome]:
+        """Insert the planned rows; a correction of a record stored by this same request goes in a later round,
+        once its original has an id."""
+        outcomes: dict[int, Outcome] = {}
+        ids: dict[str, int] = {}
+        pending = rows
+        while pending:
+            ready = [row for row in pending if row.corrects is None or row.corrects in ids]
+            assert ready, "a correction's original is planned before it"
+            for row in ready:
+                if row.corrects is not None:
+                    row.values["corrects_id"] = ids[row.corrects]
+            inserted = session.execute(
+                _INSERT.returning(_OUTBOX.c.id, sort_by_parameter_order=True), [row.values for row in ready]
+            ).scalars()
+            for row, item_id in zip(ready, inserted, strict=True):
+                ids[row.values["record_id"]] = item_id
+                outcomes[row.index] = Outcome(row.index, row.values["record_id"], "accepted", event_id=item_id)
+            pending = [row for row in pending if row.values["record_id"] not in ids]
         return outcomes
 
     def submit_inquiry(self, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes) -> int:
@@ -318,6 +343,17 @@ class Outbox:
 
     def _aad(self, record_id: str) -> bytes:
         return f"{self.lender.lower()}:{record_id}".encode()
+
+
+def _resolve_duplicates(outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
+    """Give duplicates of records first seen in the same request the event id those records were stored as."""
+    stored = {o.record_id: o.event_id for o in outcomes.values() if o.status == "accepted"}
+    return {
+        index: Outcome(index, o.record_id, "duplicate", event_id=stored[o.record_id])
+        if o.status == "duplicate" and o.event_id is None
+        else o
+        for index, o in outcomes.items()
+    }
 
 
 def _id_chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -170,6 +171,39 @@ def test_submit_correction_of_known_record_is_accepted_as_correction(
     assert event_id != original_id
     assert api.get(f"/v1/events/{event_id}").json()["kind"] == "correction"
     assert gateway.wait_settled(api, event_id)["status"] == "confirmed"
+
+
+def test_submit_original_and_its_corrections_in_one_request(
+    gateway: LiveGateway, api: httpx.Client, new_record: RecordFactory
+) -> None:
+    original = new_record()
+    fix = new_record(loan_number=original["loan_number"], principal_fen=4_000_000, corrects=original["record_id"])
+    fix_of_fix = new_record(loan_number=original["loan_number"], principal_fen=4_100_000, corrects=fix["record_id"])
+    early = new_record(loan_number=original["loan_number"], corrects="LATER-" + original["record_id"])
+    later = new_record(record_id="LATER-" + original["record_id"])
+    rows = gateway.outbox_rows()
+
+    response = api.post("/v1/events", json=[early, original, fix, fix_of_fix, fix, later])
+
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "accepted", "accepted", "accepted", "duplicate", "accepted"]
+    assert results[0]["code"] == "unknown_original"  # an original must come before its correction
+    assert results[4]["event_id"] == results[2]["event_id"]
+    assert gateway.outbox_rows() == rows + 4
+    with sqlite3.connect(gateway.db_path, timeout=10) as db:
+        stored = dict(
+            db.execute(
+                "SELECT record_id, kind || ':' || coalesce(corrects_id, '') FROM outbox WHERE id IN (?, ?, ?)",
+                [results[i]["event_id"] for i in (1, 2, 3)],
+            ).fetchall()
+        )
+    assert stored == {
+        original["record_id"]: "event:",
+        fix["record_id"]: f"correction:{results[1]['event_id']}",
+        fix_of_fix["record_id"]: f"correction:{results[2]['event_id']}",
+    }
+    assert gateway.wait_settled(api, results[3]["event_id"])["status"] == "confirmed"
 
 
 # --------------------------------------------------------------------------------------------- bad input

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -265,6 +266,27 @@ def test_sync_rerun_over_same_range_inserts_nothing_twice(
     Follower(w3, factory, c.deployment, max_range=2).sync()
     assert row_counts(factory) == counts
     assert_index_matches_chain(w3, factory, c.deployment)
+
+
+def test_sync_writes_a_wide_range_in_bounded_transactions(consortium: Consortium, w3: Web3, index_db: IndexDb) -> None:
+    c = consortium
+    for i in range(5):
+        c.record(c.accounts[3 + i % 2], [credit_item(), credit_item(), credit_item(), inquiry_item()])
+    factory = index_db.open()
+    cursors: list[int] = []
+
+    @sqlalchemy.event.listens_for(index_db.engines[-1], "commit")
+    def on_commit(conn: Any) -> None:
+        cursors.append(conn.execute(select(IndexState.last_block)).scalar_one())
+
+    step = Follower(w3, factory, c.deployment, max_range=1000, rows_per_write=4).sync()
+
+    counts = row_counts(factory)
+    assert counts["idx_events"] == 15 and counts["idx_inquiries"] == 5
+    assert step.indexed == head(w3) and step.rows == sum(n for table, n in counts.items() if table != "idx_blocks")
+    assert_index_matches_chain(w3, factory, c.deployment)
+    # One range, several commits: each moved the cursor to the end of a run of whole blocks, never backwards.
+    assert len(cursors) >= 5 and cursors == sorted(cursors) and cursors[-1] == head(w3)
 
 
 def test_sync_restarted_mid_way_loses_and_duplicates_nothing(
