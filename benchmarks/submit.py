@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import http.client
 import json
 import random
 import statistics
@@ -26,10 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import create_engine, text
 
 from creditshare import governance
@@ -102,8 +103,10 @@ def run_load(
     url: str, key: str, records: list[dict[str, Any]], per_request: int, clients: int, rate: float
 ) -> tuple[list[float], float]:
     """Offer the records at `rate` events/s (open loop: request i is due at start + i × per_request / rate),
-    from `clients` threads. Latency is measured from each request's due time, so queueing counts. The bodies
-    are encoded beforehand: the load generator's own JSON work is not the gateway's latency."""
+    from `clients` threads, each on one keep-alive connection. Latency is measured from each request's due
+    time, so queueing counts. The load generator adds as little as it can to what it measures: bodies are encoded
+    beforehand and requests go through the standard library's `http.client` (httpx measured ~3 ms more per
+    100-record request on this machine)."""
     chunks = [records[i : i + per_request] for i in range(0, len(records), per_request)]
     bodies = [json.dumps(chunk).encode() for chunk in chunks]
     expected = [b'"accepted":%d,' % len(chunk) for chunk in chunks]
@@ -116,7 +119,9 @@ def run_load(
 
     def worker() -> None:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        address = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=60)
+        try:
             while True:
                 with lock:
                     i = next(next_chunk, None)
@@ -124,12 +129,16 @@ def run_load(
                     return
                 due = start + i * interval
                 time.sleep(max(0.0, due - time.perf_counter()))
-                response = client.post("/v1/events", content=bodies[i])
+                connection.request("POST", "/v1/events", body=bodies[i], headers=headers)
+                response = connection.getresponse()
+                content = response.read()
                 elapsed = (time.perf_counter() - due) * 1000
                 with lock:
                     latencies.append(elapsed)
-                    if response.status_code != 200 or expected[i] not in response.content:
-                        errors.append(f"{response.status_code}: {response.text[:200]}")
+                    if response.status != 200 or expected[i] not in content:
+                        errors.append(f"{response.status}: {content[:200]!r}")
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:

@@ -90,7 +90,7 @@ class OutboxItem(Base):
     record_id: Mapped[str] = mapped_column(String(64))
     subject_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     item_key: Mapped[bytes] = mapped_column(LargeBinary(32))  # loan key, or consent hash for inquiries
-    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     data_word: Mapped[bytes] = mapped_column(LargeBinary(32))
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
     corrects: Mapped[OutboxItem | None] = relationship(remote_side="OutboxItem.id", lazy="raise")

@@ -127,8 +127,9 @@ class Outbox:
         """Validate every record, store the good ones in one transaction, and say what happened to each.
 
         The work per record (validation, HMAC keys, record hash, encryption) is done before the write
-        transaction, which then only checks that none of the record ids appeared meanwhile and inserts: the
-        database's single writer is held for as short a time as possible."""
+        transaction, which only inserts: the database's single writer is held as briefly as possible. A record id
+        stored meanwhile by a concurrent request fails the unique constraint, and the request is planned again.
+        (Rows are never deleted, so what the first read found stored stays true.)"""
         today = today or today_cst()
         parsed: list[tuple[int, CreditEventIn]] = []
         outcomes: dict[int, Outcome] = {}
@@ -138,20 +139,20 @@ class Outbox:
             except ValidationError as exc:
                 outcomes[index] = validation_outcome(index, raw, exc)
         ids = {r.record_id for _, r in parsed} | {r.corrects for _, r in parsed if r.corrects}
-        for attempt in range(3):  # a concurrent request may store one of these record ids: plan again
+        for attempt in range(3):
             with self._factory() as session:
-                stored = self._known(session, ids)
-            planned, rows = self._plan(parsed, dict(stored), today)
+                known = self._known(session, ids)
+            planned, rows = self._plan(parsed, known, today)
             try:
-                with transaction(self._factory) as session:
-                    if self._known(session, ids).keys() == stored.keys():
+                if rows:
+                    with transaction(self._factory) as session:
                         planned.update(self._insert(session, rows))
-                        outcomes.update(_resolve_duplicates(planned))
-                        break
-            except IntegrityError:  # another process inserted one of them first
-                pass
-            if attempt == 2:
-                raise CreditShareError("records kept changing under a concurrent writer; retry the request")
+            except IntegrityError:  # a concurrent request stored one of these record ids first: plan again
+                if attempt == 2:
+                    raise
+                continue
+            outcomes.update(_resolve_duplicates(planned))
+            break
         return [outcomes[i] for i in range(len(raws))]
 
     def _known(self, session: Session, ids: set[str]) -> dict[str, _Known]:
@@ -226,12 +227,14 @@ class Outbox:
             for row in ready:
                 if row.corrects is not None:
                     row.values["corrects_id"] = ids[row.corrects]
-            inserted = session.execute(
-                _INSERT.returning(_OUTBOX.c.id, sort_by_parameter_order=True), [row.values for row in ready]
-            ).scalars()
-            for row, item_id in zip(ready, inserted, strict=True):
-                ids[row.values["record_id"]] = item_id
-                outcomes[row.index] = Outcome(row.index, row.values["record_id"], "accepted", event_id=item_id)
+            # RETURNING the record id rather than relying on row order lets SQLAlchemy send one multi-row
+            # INSERT (with sort_by_parameter_order it inserts row by row on SQLite).
+            statement = _INSERT.returning(_OUTBOX.c.record_id, _OUTBOX.c.id)
+            inserted: dict[str, int] = dict(session.execute(statement, [r.values for r in ready]).tuples().all())
+            for row in ready:
+                record_id = row.values["record_id"]
+                ids[record_id] = inserted[record_id]
+                outcomes[row.index] = Outcome(row.index, record_id, "accepted", event_id=inserted[record_id])
             pending = [row for row in pending if row.values["record_id"] not in ids]
         return outcomes
 
