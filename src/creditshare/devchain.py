@@ -58,6 +58,18 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def _lower_priority(nice: int) -> None:
+    """Lower this (new session's) process priority by `nice`. Under Linux autogroup scheduling a process in a
+    session of its own is weighed against other sessions by its autogroup's niceness, which its own `nice`
+    does not change: set both."""
+    os.nice(nice)
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(nice))
+    except OSError:  # no autogroup scheduling here: the process niceness is what counts
+        pass
+
+
 def ganache_executable() -> str:
     """The project's pinned ganache, or one on PATH."""
     local = PROJECT_ROOT / "node_modules" / ".bin" / "ganache"
@@ -127,7 +139,7 @@ class DevChain:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=os.environ.copy(),
-            preexec_fn=(lambda: os.nice(nice)) if nice else None,
+            preexec_fn=(lambda: _lower_priority(nice)) if nice else None,
         )
         try:
             return wait_for_rpc(self.rpc_url, timeout=timeout)

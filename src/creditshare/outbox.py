@@ -230,7 +230,9 @@ class Outbox:
             # RETURNING the record id rather than relying on row order lets SQLAlchemy send one multi-row
             # INSERT (with sort_by_parameter_order it inserts row by row on SQLite).
             statement = _INSERT.returning(_OUTBOX.c.record_id, _OUTBOX.c.id)
-            inserted: dict[str, int] = dict(session.execute(statement, [r.values for r in ready]).tuples().all())
+            inserted: dict[str, int] = {
+                record_id: item_id for record_id, item_id in session.execute(statement, [r.values for r in ready])
+            }
             for row in ready:
                 record_id = row.values["record_id"]
                 ids[record_id] = inserted[record_id]
