@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ _OTHER_RE = re.compile(r"[A-Z0-9][A-Z0-9 \-/.]{0,62}[A-Z0-9]|[A-Z0-9]")
 
 def resident_check_char(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits."""
-    return _RESIDENT_CHECK[sum(int(c) * w for c, w in zip(first17, _RESIDENT_WEIGHTS, strict=True)) % 11]
+    if len(first17) != 17:
+        raise ValueError("the check character is computed over exactly 17 digits")
+    return _RESIDENT_CHECK[sum(map(operator.mul, map(int, first17), _RESIDENT_WEIGHTS)) % 11]
 
 
 def uscc_check_char(first17: str) -> str:

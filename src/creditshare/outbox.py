@@ -173,6 +173,7 @@ class Outbox:
         rows to insert. Duplicates of records first seen in this request get their event id on insert."""
         outcomes: dict[int, Outcome] = {}
         rows: list[_Row] = []
+        accepted_at = utcnow()
         for index, record in parsed:
             if record.record_id in known:
                 outcomes[index] = Outcome(index, record.record_id, "duplicate", event_id=known[record.record_id].id)
@@ -207,7 +208,7 @@ class Outbox:
                 "corrects_id": original.id if original else None,
                 "payload": self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
                 "status": "pending",
-                "accepted_at": utcnow(),
+                "accepted_at": accepted_at,
                 "attempts": 0,
                 "retryable": True,
             }

@@ -28,6 +28,8 @@ EARLIEST_DATE = dt.date(1990, 1, 1)
 #: Gateways stamp dates in China Standard Time: a record dated "today" in Beijing is not in the future.
 CST = dt.timezone(dt.timedelta(hours=8))
 RECORD_HASH_DOMAIN = b"creditshare/record/v1\x00"
+#: The canonical JSON settings, built once (json.dumps with options builds an encoder on every call).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class InvalidRecord(CreditShareError):
@@ -164,7 +166,7 @@ def canonical_record(
         "days_past_due": record.days_past_due,
         "corrects": corrects_hash.hex() if corrects_hash else None,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL_JSON.encode(body).encode()
 
 
 def record_hash(canonical: bytes) -> bytes:
