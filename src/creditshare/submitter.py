@@ -415,14 +415,17 @@ class Submitter:
             ).all()
             if len(rows) != len(recorded.item_log_indexes):
                 raise ChainError(f"batch {seq}: {len(rows)} items but {len(recorded.item_log_indexes)} item logs")
+            # What all items share in one statement; only the log index per item (an executemany binds every
+            # value of its statement once per row).
             session.execute(
-                _BY_ID.values(
-                    status="confirmed",
-                    tx_hash=recorded.tx_hash,
-                    block_number=recorded.block_number,
-                    confirmed_at=now,
-                    log_index=bindparam("log_index"),
-                ),
+                update(_OUTBOX)
+                .where(_OUTBOX.c.batch_id == batch_id)
+                .values(
+                    status="confirmed", tx_hash=recorded.tx_hash, block_number=recorded.block_number, confirmed_at=now
+                )
+            )
+            session.execute(
+                _BY_ID.values(log_index=bindparam("log_index")),
                 [
                     {"item_id": item_id, "log_index": log_index}
                     for (item_id, _), log_index in zip(rows, recorded.item_log_indexes, strict=True)
