@@ -9,6 +9,7 @@ with the chain's: it then rolls back to the newest stored block that the chain s
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -189,23 +190,13 @@ def _by_blocks(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tup
     Each run is written in its own transaction, so the index holds the database's writer for a bounded time:
     on SQLite, outbox commits (an API request waiting to answer) queue behind it."""
     part: list[dict[str, Any]] = []
-    for block_logs in _group_by_block(logs):
+    for _, group in itertools.groupby(logs, key=lambda entry: entry["blockNumber"]):
+        block_logs = list(group)
         if part and len(part) + len(block_logs) > limit:
             yield int(part[-1]["blockNumber"], 16), part
             part = []
         part += block_logs
     yield end, part
-
-
-def _group_by_block(logs: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    group: list[dict[str, Any]] = []
-    for entry in logs:
-        if group and entry["blockNumber"] != group[-1]["blockNumber"]:
-            yield group
-            group = []
-        group.append(entry)
-    if group:
-        yield group
 
 
 def store_batch(session: Session, batch: Batch, blocks: dict[int, tuple[bytes, int]], last_block: int) -> None:
