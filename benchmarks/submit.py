@@ -181,7 +181,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="offered load, events per second")
     parser.add_argument("--naive", type=int, default=300, help="events sent one transaction each")
     parser.add_argument("--no-submitter", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--split", action="store_true", help="API and submitter in separate processes")
+    parser.add_argument(
+        "--split", action="store_true", help="API in one process, submitter and index follower in another"
+    )
     parser.add_argument(
         "--chain-nice",
         type=int,
@@ -215,6 +217,8 @@ def main() -> None:
         env = GatewayEnv(Path(tmp) / "gateway", accounts[3], chain.rpc_url, deployment)
         if args.no_submitter or args.split:
             env.extra["CREDITSHARE_SUBMITTER"] = "false"
+        if args.split:  # the worker process follows the chain: one index follower per database
+            env.extra["CREDITSHARE_INDEX"] = "false"
         key = env.add_client("bench", "submit")
         gateway = GatewayProcess(env).start()
         worker = None
