@@ -28,13 +28,15 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from creditshare import codec, governance
-from creditshare.chain import Transactor, connect, contract_at
-from creditshare.compiler import CompiledContract, compile_sources
-from creditshare.contracts import LEDGER, REGISTRY, Artifact, load_artifact
-from creditshare.deploy import deploy_consortium
-from creditshare.devchain import DevChain, dev_accounts
-from creditshare.governance import Action, Role
+from creditshare.chain import governance
+from creditshare.chain.artifacts import LEDGER, REGISTRY, Artifact, load_artifact
+from creditshare.chain.deploy import deploy_consortium
+from creditshare.chain.governance import Action, ProposalRequest, Role
+from creditshare.chain.rpc import connect, contract_at
+from creditshare.chain.transactor import Transactor
+from creditshare.devtools.compiler import CompiledContract, compile_sources
+from creditshare.devtools.devchain import DevChain, dev_accounts
+from creditshare.domain import codec
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -224,7 +226,9 @@ def measure(w3: Web3, naive_artifact: Artifact) -> Results:
     deployment = deploy_consortium(governor, [governor.address], ["Bench Governor"], 1)
     registry = contract_at(w3, load_artifact(REGISTRY), deployment.registry)
     ledger = contract_at(w3, load_artifact(LEDGER), deployment.ledger)
-    outcome = governance.enact(registry, [governor], Action.ADMIT, lender.address, Role.LENDER, name="Bench Lender")
+    outcome = governance.enact(
+        registry, [governor], ProposalRequest(Action.ADMIT, lender.address, Role.LENDER, name="Bench Lender")
+    )
     if not outcome.executed:
         raise RuntimeError(f"admitting the lender did not execute: {outcome}")
     max_batch = int(ledger.functions.MAX_BATCH_SIZE().call())

@@ -62,30 +62,24 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from creditshare import governance
-from creditshare.chain import Transactor, connect, contract_at, make_web3, rpc
-from creditshare.codec import EPOCH, ItemType, pack_event_data, pack_inquiry_data
-from creditshare.config import Settings
-from creditshare.contracts import LEDGER, REGISTRY, load_artifact
-from creditshare.db import (
-    IndexBlock,
-    IndexEvent,
-    IndexState,
-    OutboxItem,
-    checkpoint,
-    make_engine,
-    session_factory,
-    transaction,
-)
-from creditshare.deploy import Deployment, deploy_consortium
-from creditshare.devchain import DevChain, dev_accounts
-from creditshare.exceptions import ChainError
-from creditshare.governance import Action, Role
-from creditshare.identity import ConsortiumSecret, resident_check_char, subject_key
-from creditshare.index import LEDGER_TOPICS, REGISTRY_TOPICS, Follower, decode_logs, store_batch
-from creditshare.ledger import Item, LedgerClient, batch_gas
-from creditshare.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
-from creditshare.report import (
+from creditshare.chain import governance
+from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
+from creditshare.chain.deploy import Deployment, deploy_consortium
+from creditshare.chain.governance import Action, Role
+from creditshare.chain.ledger import Item, LedgerClient, batch_gas
+from creditshare.chain.rpc import connect, contract_at, make_web3, rpc
+from creditshare.chain.transactor import Transactor
+from creditshare.core.config import Settings
+from creditshare.core.db import checkpoint, make_engine, session_factory, transaction
+from creditshare.core.db.tables import IndexBlock, IndexEvent, IndexState, OutboxItem
+from creditshare.core.exceptions import ChainError
+from creditshare.core.secrets import ConsortiumSecret
+from creditshare.devtools.devchain import DevChain, dev_accounts
+from creditshare.devtools.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
+from creditshare.devtools.samples import sample_resident_id
+from creditshare.domain.codec import EPOCH, ItemType, pack_event_data, pack_inquiry_data
+from creditshare.domain.identity import subject_key
+from creditshare.domain.report import (
     CorrectionFact,
     CreditReport,
     DisputeFact,
@@ -93,9 +87,12 @@ from creditshare.report import (
     InquiryFact,
     Policy,
     SubjectFacts,
-    build_report,
     fold,
 )
+from creditshare.read.decode import decode_logs
+from creditshare.read.follower import LEDGER_TOPICS, REGISTRY_TOPICS, Follower
+from creditshare.read.reports import build_report
+from creditshare.read.store import store_batch
 
 TARGET_P99_MS = 20.0
 TARGET_INGEST_EPS = 5_000
@@ -170,12 +167,7 @@ class Dataset:
 
 def resident_ids(n: int, rng: random.Random, offset: int = 0) -> list[str]:
     """`n` distinct, valid 18-character resident ID numbers (the region digits are unique per index)."""
-    ids = []
-    for i in range(offset, offset + n):
-        born = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(16_000))
-        first17 = f"{110000 + i:06d}{born:%Y%m%d}{rng.randrange(1000):03d}"
-        ids.append(first17 + resident_check_char(first17))
-    return ids
+    return [sample_resident_id(rng, region=110000 + i) for i in range(offset, offset + n)]
 
 
 def nonzero(rng: random.Random) -> bytes:
@@ -740,12 +732,12 @@ def record_days(
                     if h not in lender.where:
                         flush()  # the disputed record is still in the buffer
                     address = lender.account.address
-                    fn = (
-                        ledger.functions.resolveDispute(address, h, outcome)
+                    calldata = (
+                        ledger.encode_abi("resolveDispute", args=[address, h, outcome])
                         if outcome
-                        else ledger.functions.openDispute(address, h)
+                        else ledger.encode_abi("openDispute", args=[address, h])
                     )
-                    send(i, bytes(Web3.to_bytes(hexstr=fn._encode_transaction_data())), 200_000, "disputes")
+                    send(i, bytes(Web3.to_bytes(hexstr=calldata)), 200_000, "disputes")
             if buffer:
                 flush()
         except BaseException as exc:

@@ -26,7 +26,6 @@ import datetime as dt
 import gc
 import http.client
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -39,15 +38,17 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from creditshare import governance
-from creditshare.chain import Transactor, connect
-from creditshare.deploy import Deployment, deploy_consortium
-from creditshare.devchain import DevChain, dev_accounts
-from creditshare.governance import Action, Role
-from creditshare.identity import ConsortiumSecret, resident_check_char
-from creditshare.ledger import Item, LedgerClient, batch_gas
-from creditshare.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
-from creditshare.records import CreditEventIn, normalise_event
+from creditshare.chain import governance
+from creditshare.chain.deploy import Deployment, deploy_consortium
+from creditshare.chain.governance import Action, Role
+from creditshare.chain.ledger import Item, LedgerClient, batch_gas
+from creditshare.chain.rpc import connect
+from creditshare.chain.transactor import Transactor
+from creditshare.core.secrets import ConsortiumSecret
+from creditshare.devtools.devchain import DevChain, dev_accounts
+from creditshare.devtools.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
+from creditshare.devtools.samples import loan_opened_records
+from creditshare.domain.records import CreditEventIn, normalise_event
 
 TARGET_EPS = 1_000
 TARGET_RATIO = 20
@@ -56,23 +57,7 @@ TARGET_P99_MS = 50
 
 def synthetic_records(n: int, seed: int = 7, prefix: str = "BENCH") -> list[dict[str, Any]]:
     """Valid loan-opened records for distinct synthetic borrowers (valid check characters)."""
-    rng = random.Random(seed)
-    records = []
-    for i in range(n):
-        born = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(16_000))
-        first17 = f"{rng.randrange(110000, 659999)}{born:%Y%m%d}{rng.randrange(1000):03d}"
-        records.append(
-            {
-                "record_id": f"{prefix}-{i:07d}",
-                "event_type": "loan_opened",
-                "id_type": "resident_id",
-                "id_number": first17 + resident_check_char(first17),
-                "loan_number": f"L-{i:07d}",
-                "occurred_on": (dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(300))).isoformat(),
-                "principal_fen": rng.randrange(100_000, 20_000_000),
-            }
-        )
-    return records
+    return loan_opened_records(n, seed=seed, prefix=prefix, opened_from=dt.date(2026, 1, 1), width=7)
 
 
 def log(message: str) -> None:
@@ -81,8 +66,8 @@ def log(message: str) -> None:
 
 def measure_naive(w3: Any, deployment: Deployment, lender: Any, records: list[dict[str, Any]]) -> float:
     """Events per second with one signed transaction per event, each waited for."""
-    from creditshare.chain import contract_at
-    from creditshare.contracts import LEDGER, REGISTRY, load_artifact
+    from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
+    from creditshare.chain.rpc import contract_at
 
     ledger = LedgerClient(
         contract_at(w3, load_artifact(LEDGER), deployment.ledger),
@@ -204,8 +189,8 @@ def main() -> None:
         accounts = dev_accounts(10)
         governor = Transactor(w3, accounts[0])
         deployment = deploy_consortium(governor, [accounts[0].address], ["Governor"], threshold=1)
-        from creditshare.chain import contract_at
-        from creditshare.contracts import REGISTRY, load_artifact
+        from creditshare.chain.artifacts import REGISTRY, load_artifact
+        from creditshare.chain.rpc import contract_at
 
         registry = contract_at(w3, load_artifact(REGISTRY), deployment.registry)
         for i, name in ((3, "Bench Lender"), (4, "Naive Lender")):

@@ -4,7 +4,7 @@ chain), admit the three demo lenders by real proposal + approval votes, print th
     brownie run scripts/bootstrap_demo.py --network ganache-cli
     brownie run scripts/bootstrap_demo.py --network creditshare-local   # the chain of `creditshare chain up`
 
-The same steps as `creditshare demo` (creditshare.demo), without the gateways. Exits non-zero unless the three
+The same steps as `creditshare demo` (creditshare.devtools.demo), without the gateways. Exits non-zero unless the three
 lenders end up active.
 """
 
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sys
 
-from creditshare import brownie_support, demo, governance
-from creditshare.governance import MemberStatus, Role
+from creditshare.chain import governance
+from creditshare.chain.governance import MemberStatus, Role
+from creditshare.devtools import brownie_support, demo
 
 
 def main() -> None:
     w3 = brownie_support.chain_web3()
-    accounts = brownie_support.dev_signers(w3, 6)  # governors 0-2, lenders 3-5 (creditshare.demo)
+    accounts = brownie_support.dev_signers(w3, 6)  # governors 0-2, lenders 3-5 (creditshare.devtools.demo)
     path = brownie_support.deployment_path()
     deployment, fresh = demo.ensure_deployment(w3, path)
     print(

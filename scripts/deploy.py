@@ -10,10 +10,10 @@ CREDITSHARE_BROWNIE_ACCOUNT (default on a dev chain: dev account 0). Same librar
 
 from __future__ import annotations
 
-from creditshare import brownie_support
-from creditshare.chain import Transactor
-from creditshare.deploy import Deployment, deploy_consortium
-from creditshare.exceptions import ConfigError
+from creditshare.chain.deploy import Deployment, deploy_consortium
+from creditshare.chain.transactor import Transactor
+from creditshare.core.exceptions import ConfigError
+from creditshare.devtools import brownie_support
 
 
 def main(threshold: str = "2", *governors: str) -> Deployment:

@@ -6,9 +6,9 @@
     brownie run scripts/governance.py member 0xADDR --network creditshare-besu
     brownie run scripts/governance.py demo --network ganache-cli
 
-Actions and their arguments: `creditshare.brownie_support.PROPOSAL_USAGE`. The signing governor is chosen with
+Actions and their arguments: `creditshare.devtools.brownie_support.PROPOSAL_USAGE`. The signing governor is chosen with
 CREDITSHARE_BROWNIE_ACCOUNT (default on a dev chain: dev account 0); the registry comes from the deployment file
-(`brownie_support.deployment_path()`). The votes go through `creditshare.governance`, as the demo's do.
+(`brownie_support.deployment_path()`). The votes go through `creditshare.chain.governance`, as the demo's do.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import sys
 
 from eth_account.signers.local import LocalAccount
 
-from creditshare import brownie_support, governance
-from creditshare.chain import Transactor
-from creditshare.demo import ensure_deployment
-from creditshare.exceptions import ConfigError
-from creditshare.governance import Member, MemberStatus, ProposalOutcome, Role
+from creditshare.chain import governance
+from creditshare.chain.governance import Member, MemberStatus, ProposalOutcome, Role
+from creditshare.chain.transactor import Transactor
+from creditshare.core.exceptions import ConfigError
+from creditshare.devtools import brownie_support
+from creditshare.devtools.demo import ensure_deployment
 
 
 def main() -> None:
@@ -67,7 +68,7 @@ def demo() -> None:
     dev = brownie_support.dev_signers(w3, 10)
     ensure_deployment(w3, brownie_support.deployment_path())
     registry = brownie_support.deployed_registry(w3)
-    # Accounts 0-2 govern and 3-5 are the demo lenders (creditshare.demo); take the first one without a role.
+    # Accounts 0-2 govern and 3-5 are the demo lenders (creditshare.devtools.demo); take the first one without a role.
     newcomer = next((a for a in dev[6:] if governance.member(registry, a.address).status == MemberStatus.NONE), None)
     if newcomer is None:
         sys.exit("demo: dev accounts 6-9 are all members already; use a fresh chain")

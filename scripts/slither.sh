@@ -29,7 +29,7 @@ done
 export PATH="$ROOT/.venv/bin:$ROOT/node_modules/.bin:$PATH"
 
 # The solc stand-in link (idempotent; the same step `make setup` runs).
-"$ROOT/.venv/bin/python" -c 'from creditshare.compiler import install_brownie_standin as i; i()'
+"$ROOT/.venv/bin/python" -c 'from creditshare.devtools.compiler import install_brownie_standin as i; i()'
 
 # crytic-compile runs `brownie compile` itself but ignores its exit status and would then analyse whatever is in
 # build/: compile first so that a compiler error stops here.

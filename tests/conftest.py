@@ -12,10 +12,11 @@ from eth_account.signers.local import LocalAccount
 from psycopg import sql
 from web3 import Web3
 
-from creditshare.chain import connect
-from creditshare.devchain import DevChain, dev_accounts
+from creditshare.chain.rpc import connect
+from creditshare.devtools.devchain import DevChain, dev_accounts
 from tests.brownie_guard import pytest_ignore_collect  # noqa: F401 (hook: keeps tests/brownie out of this suite)
 from tests.support import Consortium
+from tests.support.gateways import GatewayProcess
 
 ACCOUNTS = 20
 
@@ -68,3 +69,12 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def gateways() -> Iterator[list[GatewayProcess]]:
+    """Gateway processes started by a test; all stopped at teardown."""
+    started: list[GatewayProcess] = []
+    yield started
+    for gateway in started:
+        gateway.kill()

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from creditshare.api.openapi import openapi_schema, render
-from creditshare.config import ENV_PREFIX, Settings
-from creditshare.identity import InvalidIdentity
-from creditshare.outbox import _PYDANTIC_CODES
-from creditshare.submitter import FATAL_ERRORS
+from creditshare.core.config import ENV_PREFIX, Settings
+from creditshare.domain.identity import InvalidIdentity
+from creditshare.write.outbox import _PYDANTIC_CODES
+from creditshare.write.submitter import FATAL_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -189,16 +189,20 @@ def api_error_codes() -> set[str]:
 def record_codes() -> set[str]:
     """Every per-record rejection or failure code: validation (records, identity, outbox) and the submitter."""
     codes = set(_PYDANTIC_CODES.values()) | set(FATAL_ERRORS.values())
-    for module in ("records", "identity", "outbox", "submitter"):
+    for module in ("domain/records", "domain/identity", "write/outbox", "write/submitter", "write/batches"):
         for call in _calls(SRC / f"{module}.py"):
             name = _name(call)
             if name == "InvalidRecord" and call.args:
                 codes.add(_constant(call.args[0]) or "")
-            elif name == "_fail" and len(call.args) >= 3:
-                codes.add(_constant(call.args[2]) or "")
+            elif name in ("_fail", "fail_items") and len(call.args) >= 3:
+                codes.add(_constant(call.args[1 if name == "fail_items" else 2]) or "")
             elif name == "get" and len(call.args) > 1 and _is_name(call.func, "FATAL_ERRORS"):
                 codes.add(_constant(call.args[1]) or "")  # the fallback code of a reverted batch
-            codes |= {_constant(k.value) or "" for k in call.keywords if k.arg == "code" and name != "_fail"}
+            codes |= {
+                _constant(k.value) or ""
+                for k in call.keywords
+                if k.arg == "code" and name not in ("_fail", "fail_items")
+            }
     codes.add(InvalidIdentity("default code").code)
     return codes - {""}
 

@@ -1,47 +1,39 @@
-"""A lender's gateway: everything one `creditshare serve` process holds, built from the settings."""
+"""The composition root: builds one lender's gateway — every part `creditshare serve` runs — from the settings,
+and wires the parts together. No logic of its own lives here."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from creditshare import governance
-from creditshare.audit import AuditLog
-from creditshare.chain import Transactor, contract_at, make_web3, translate_errors
-from creditshare.config import Settings
-from creditshare.contracts import LEDGER, REGISTRY, load_artifact
-from creditshare.crypto import RecordCipher
-from creditshare.db import IndexState, OutboxItem, checkpoint, make_engine, session_factory
-from creditshare.deploy import Deployment
-from creditshare.exceptions import ChainError, CreditShareError
-from creditshare.index import Follower
-from creditshare.keyfiles import consortium_secret, record_key
-from creditshare.keys import load_signer
-from creditshare.ledger import LedgerClient
-from creditshare.metrics import Metrics
-from creditshare.outbox import Outbox
-from creditshare.ratelimit import RateLimiter
-from creditshare.report import Policy
-from creditshare.submitter import Submitter, SubmitterConfig
+from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
+from creditshare.chain.deploy import Deployment
+from creditshare.chain.ledger import LedgerClient
+from creditshare.chain.rpc import contract_at, make_web3
+from creditshare.chain.transactor import Transactor
+from creditshare.core.config import Settings
+from creditshare.core.crypto import RecordCipher
+from creditshare.core.db import Sessions, checkpoint, make_engine, session_factory
+from creditshare.core.keystore import load_signer
+from creditshare.core.metrics import Metrics
+from creditshare.core.ratelimit import RateLimiter
+from creditshare.core.secrets import consortium_secret, record_key
+from creditshare.domain.report import Policy
+from creditshare.domain.status import OPEN_STATUSES
+from creditshare.read.audit import AuditLog
+from creditshare.read.follower import Follower
+from creditshare.read.health import Progress, Readiness, readiness
+from creditshare.read.queries import Queries
+from creditshare.write.outbox import Outbox
+from creditshare.write.submitter import Submitter, SubmitterConfig
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Readiness:
-    """What /readyz reports."""
-
-    ready: bool
-    checks: dict[str, object]
-
-
 class Gateway:
-    """Wires settings into the outbox, the submitter and the chain clients."""
+    """One lender's gateway: its outbox, submitter, index follower, queries and the chain clients they share."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,17 +41,17 @@ class Gateway:
         self.lender = account.address
         self.deployment = Deployment.load(settings.deployment_path)
         self.engine: Engine = make_engine(settings.database)
-        self.factory: sessionmaker[Session] = session_factory(self.engine)
+        self.factory: Sessions = session_factory(self.engine)
         self.metrics = Metrics()
-        self.outbox = Outbox(self.factory, RecordCipher(record_key(settings)), self.lender, consortium_secret(settings))
+        secret = consortium_secret(settings)
+        self.outbox = Outbox(self.factory, RecordCipher(record_key(settings)), self.lender, secret)
         self.w3 = make_web3(settings.rpc_url)
         self.registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
-        self.ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
-        self.transactor = Transactor(self.w3, account)
+        ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
         self.submitter = Submitter(
             self.factory,
-            self.transactor,
-            LedgerClient(self.ledger, self.registry, self.lender),
+            Transactor(self.w3, account),
+            LedgerClient(ledger, self.registry, self.lender),
             self.metrics,
             SubmitterConfig(
                 batch_size=settings.batch_size,
@@ -67,9 +59,6 @@ class Gateway:
                 from_block=self.deployment.block,
             ),
         )
-        self._stop = threading.Event()
-        self._threads: dict[str, threading.Thread] = {}
-        self.audit = AuditLog(self.factory)
         self.follower = Follower(
             self.w3,
             self.factory,
@@ -77,11 +66,20 @@ class Gateway:
             confirmations=settings.confirmations,
             max_range=settings.index_range,
         )
-        self.policy = Policy.load(settings.policy_file)
-        self.secret = consortium_secret(settings)
+        self.audit = AuditLog(self.factory)
+        self.queries = Queries(
+            self.factory,
+            secret=secret,
+            policy=Policy.load(settings.policy_file),
+            audit=self.audit,
+            inquiries=self.outbox,
+            metrics=self.metrics,
+        )
         self.caller_limit = RateLimiter(settings.query_rate_per_minute)
         self.lender_limit = RateLimiter(settings.lender_query_rate_per_minute)
         self.metrics.outbox_depth.set_function(self.backlog)
+        self._stop = threading.Event()
+        self._threads: dict[str, threading.Thread] = {}
 
     def start(self) -> None:
         """Start the background threads: submitter and index follower (as the settings say) and the WAL
@@ -114,42 +112,14 @@ class Gateway:
 
     def backlog(self) -> int:
         """Outbox items not yet confirmed or failed."""
-        with self.factory() as session:
-            return int(
-                session.scalar(
-                    select(func.count()).where(
-                        OutboxItem.lender == self.lender, OutboxItem.status.in_(("pending", "submitted"))
-                    )
-                )
-                or 0
-            )
+        counts = self.outbox.counts()
+        return sum(counts.get(status, 0) for status in OPEN_STATUSES)
 
     def readiness(self) -> Readiness:
-        """Chain reachable, contracts found, signer an active lender; plus backlog and last confirmed block."""
-        checks: dict[str, object] = {"signer": self.lender, "backlog": self.backlog()}
-        ready = True
-        try:
-            with translate_errors():
-                checks["block"] = self.w3.eth.block_number
-            self.deployment.check(self.w3)
-            checks["contracts"] = "ok"
-            m = governance.member(self.registry, self.lender)
-            with translate_errors():
-                paused = bool(self.registry.functions.paused().call())
-            active = m.role == governance.Role.LENDER and m.status == governance.MemberStatus.ACTIVE
-            checks["signer_active_lender"] = active
-            checks["signer_status"] = f"{m.role.name.lower()}/{m.status.name.lower()}"
-            checks["ledger_paused"] = paused
-            ready = active and not paused
-        except (ChainError, CreditShareError) as exc:
-            checks["chain_error"] = str(exc)
-            ready = False
-        checks["last_confirmed_block"] = self.submitter.last_confirmed_block
-        with self.factory() as session:
-            state = session.get(IndexState, 1)
-            checks["indexed_block"] = state.last_block if state else None
-        if self.follower.last_error:
-            checks["index_error"] = self.follower.last_error
-        if self.submitter.last_error:
-            checks["submitter_error"] = self.submitter.last_error
-        return Readiness(ready, checks)
+        """What /readyz reports."""
+        progress = Progress(
+            backlog=self.backlog(),
+            last_confirmed_block=self.submitter.last_confirmed_block,
+            errors={"index_error": self.follower.last_error or "", "submitter_error": self.submitter.last_error or ""},
+        )
+        return readiness(self.w3, self.deployment, self.registry, self.lender, self.factory, progress)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from creditshare.brownie_support import dev_signers, governors_from_args, proposal_from_args
-from creditshare.chain import make_web3
-from creditshare.exceptions import ConfigError
-from creditshare.governance import ZERO_ADDRESS, Action, ProposalRequest, Role
+from creditshare.chain.governance import ZERO_ADDRESS, Action, ProposalRequest, Role
+from creditshare.chain.rpc import make_web3
+from creditshare.core.exceptions import ConfigError
+from creditshare.devtools.brownie_support import dev_signers, governors_from_args, proposal_from_args
 
 LENDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 

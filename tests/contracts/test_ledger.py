@@ -12,11 +12,11 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.types import TxReceipt
 
-from creditshare import codec
-from creditshare.codec import ItemType
-from creditshare.contracts import DecodedEvent
-from creditshare.exceptions import TransactionFailed
-from creditshare.governance import Action, Role
+from creditshare.chain.artifacts import DecodedEvent
+from creditshare.chain.governance import Action, Role
+from creditshare.core.exceptions import TransactionFailed
+from creditshare.domain import codec
+from creditshare.domain.codec import ItemType
 from tests.support import Consortium, credit_item, events, expect_revert, inquiry_item, random_key
 
 Item = tuple[bytes, bytes, bytes, int]

@@ -17,10 +17,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from creditshare import governance
-from creditshare.chain import Transactor, contract_at
-from creditshare.contracts import REGISTRY, DecodedEvent, load_artifact
-from creditshare.governance import ZERO_ADDRESS, Action, MemberStatus, Role, member
+from creditshare.chain import governance
+from creditshare.chain.artifacts import REGISTRY, DecodedEvent, load_artifact
+from creditshare.chain.governance import ZERO_ADDRESS, Action, MemberStatus, Role, member
+from creditshare.chain.rpc import contract_at
+from creditshare.chain.transactor import Transactor
 from tests.support import Consortium, events, expect_revert
 
 LIFETIME = 3600  # Consortium.deploy's default proposal lifetime

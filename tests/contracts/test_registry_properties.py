@@ -26,8 +26,8 @@ from hypothesis.stateful import (
 )
 from web3 import Web3
 
-from creditshare.exceptions import ContractRevert
-from creditshare.governance import ZERO_ADDRESS, Action, MemberStatus, Role
+from creditshare.chain.governance import ZERO_ADDRESS, Action, MemberStatus, Role
+from creditshare.core.exceptions import ContractRevert
 from tests.support import Consortium
 
 POOL_SIZE = 8  # accounts[0..7]; 0-2 are the bootstrap governors

@@ -1,4 +1,4 @@
-from creditshare.governance import MemberStatus, Role, member
+from creditshare.chain.governance import MemberStatus, Role, member
 from tests.support import Consortium, credit_item, events
 
 

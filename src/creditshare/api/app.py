@@ -13,8 +13,8 @@ from creditshare import __version__
 from creditshare.api import errors
 from creditshare.api.errors import error_body
 from creditshare.api.routes import events, health, reports, verify
+from creditshare.domain.records import CreditEventIn
 from creditshare.gateway import Gateway
-from creditshare.records import CreditEventIn
 
 
 def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:

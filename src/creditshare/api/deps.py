@@ -12,9 +12,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from creditshare.api.errors import ApiError
-from creditshare.clients import Caller, Scope, authenticate
+from creditshare.core.api_clients import Caller, Scope, authenticate
 from creditshare.gateway import Gateway
-from creditshare.outbox import Outbox
+from creditshare.read.queries import Queries
+from creditshare.write.outbox import Outbox
 
 
 async def get_gateway(request: Request) -> Gateway:
@@ -30,6 +31,13 @@ async def get_outbox(gateway: GatewayDep) -> Outbox:
 
 
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
+
+
+async def get_queries(gateway: GatewayDep) -> Queries:
+    return gateway.queries
+
+
+QueriesDep = Annotated[Queries, Depends(get_queries)]
 
 
 def _api_key(request: Request) -> str | None:

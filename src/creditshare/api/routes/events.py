@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from creditshare.api.deps import GatewayDep, OutboxDep, SubmitterDep
 from creditshare.api.errors import ApiError
 from creditshare.api.schemas import EventError, EventStatus, SubmitResponse
-from creditshare.outbox import MAX_RECORDS_PER_REQUEST
+from creditshare.domain.status import ItemStatus, RecordStatus
+from creditshare.write.outbox import MAX_RECORDS_PER_REQUEST
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -78,10 +79,10 @@ async def submit_events(request: Request, _: SubmitterDep, gateway: GatewayDep, 
         )
     outcomes = await run_in_threadpool(outbox.submit_events, records)
     results = [o.as_dict() for o in outcomes]
-    counts = {s: sum(r["status"] == s for r in results) for s in ("accepted", "duplicate", "rejected")}
+    counts = {s: sum(r["status"] == s for r in results) for s in RecordStatus}
     for status, n in counts.items():
         gateway.metrics.records.labels(status).inc(n)
-    if counts["rejected"] == len(results):
+    if counts[RecordStatus.REJECTED] == len(results):
         first = results[0]
         raise ApiError(
             422, first["code"] or "invalid_record", first["message"] or "record rejected", first["field"],
@@ -90,9 +91,9 @@ async def submit_events(request: Request, _: SubmitterDep, gateway: GatewayDep, 
     # Built as plain JSON (the documented SubmitResponse shape): no second validation pass on the hot path.
     return JSONResponse(
         {
-            "accepted": counts["accepted"],
-            "duplicates": counts["duplicate"],
-            "rejected": counts["rejected"],
+            "accepted": counts[RecordStatus.ACCEPTED],
+            "duplicates": counts[RecordStatus.DUPLICATE],
+            "rejected": counts[RecordStatus.REJECTED],
             "results": results,
         }
     )
@@ -110,7 +111,7 @@ def get_event(event_id: int, _: SubmitterDep, outbox: OutboxDep) -> EventStatus:
         kind=item.kind,  # type: ignore[arg-type]
         status=item.status,  # type: ignore[arg-type]
         record_hash="0x" + item.record_hash.hex(),
-        tx_hash=item.tx_hash if item.status == "confirmed" else None,
+        tx_hash=item.tx_hash if item.status == ItemStatus.CONFIRMED else None,
         block_number=item.block_number,
         log_index=item.log_index,
         error=EventError(code=item.error_code, message=item.error_message) if item.error_code else None,

@@ -2,47 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
 
-from creditshare.api.deps import GatewayDep, QueryDep, RateLimitDep
+from creditshare.api.deps import QueriesDep, QueryDep, RateLimitDep
 from creditshare.api.errors import ApiError
-from creditshare.identity import InvalidIdentity
-from creditshare.queries import IndexNotReady, credit_report
-from creditshare.report import CreditReport, Purpose
+from creditshare.api.schemas import ReportRequest, ReportResponse
+from creditshare.domain.identity import InvalidIdentity
+from creditshare.domain.purposes import Purpose
+from creditshare.read.queries import IndexNotReady
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-
-PurposeName = Literal["loan_application", "post_loan", "guarantee", "dispute_verification", "regulatory"]
-
-
-class ReportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    id_type: str = Field(max_length=32, description="resident_id | uscc | other")
-    id_number: str = Field(max_length=64, description="The applicant's ID (never stored, never sent on)")
-    purpose: PurposeName = Field(description="Why: only loan_application counts as a recent inquiry")
-    consent_ref: str = Field(min_length=1, max_length=128, description="Reference of the applicant's signed consent")
-
-
-class ReportResponse(CreditReport):
-    inquiry_event_id: int = Field(description="Outbox id of the on-chain inquiry this request records")
 
 
 @router.post("", response_model=ReportResponse, summary="Credit report of an applicant, as of the indexed chain")
 async def create_report(
-    body: Annotated[ReportRequest, Body()], caller: QueryDep, gateway: GatewayDep, _: None = RateLimitDep
+    body: Annotated[ReportRequest, Body()], caller: QueryDep, queries: QueriesDep, _: None = RateLimitDep
 ) -> ReportResponse:
     """Builds the report from the local index (no chain round trip), appends the request to the audit log and
     queues an inquiry for the chain — the answer does not wait for that transaction."""
 
     def work() -> ReportResponse:
         try:
-            answer = credit_report(
-                gateway,
+            answer = queries.credit_report(
                 caller=caller.name,
                 id_type=body.id_type,
                 id_number=body.id_number,

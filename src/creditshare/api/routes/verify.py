@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
 
-from creditshare import queries
-from creditshare.api.deps import GatewayDep, RateLimitDep, VerifyDep
+from creditshare.api.deps import QueriesDep, RateLimitDep, VerifyDep
 from creditshare.api.errors import ApiError
-from creditshare.records import CreditEventIn, InvalidRecord
-from creditshare.verification import VerifyResult
+from creditshare.api.schemas import VerifyRequest, VerifyResult
+from creditshare.domain.records import InvalidRecord
 
 router = APIRouter(prefix="/v1/verify", tags=["verify"])
 
 
-class VerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    lender: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="Address of the lender that recorded it")
-    record: CreditEventIn = Field(description="The full record as the lender disclosed it")
-    corrects_hash: str | None = Field(
-        default=None, pattern=r"^0x[0-9a-fA-F]{64}$", description="For a correction: the corrected record's hash"
-    )
-
-
 @router.post("", response_model=VerifyResult, summary="Verify a disclosed record against the chain")
 async def verify(
-    body: Annotated[VerifyRequest, Body()], caller: VerifyDep, gateway: GatewayDep, _: None = RateLimitDep
+    body: Annotated[VerifyRequest, Body()], caller: VerifyDep, queries: QueriesDep, _: None = RateLimitDep
 ) -> VerifyResult:
     """Recomputes the record hash exactly as the recording gateway did and looks it up in the index:
     `match: true` with block, transaction and log index, or `match: false` for a record that was not
@@ -37,8 +26,7 @@ async def verify(
 
     def work() -> VerifyResult:
         try:
-            return queries.verify(
-                gateway,
+            verdict = queries.verify(
                 caller=caller.name,
                 lender=body.lender,
                 record=body.record,
@@ -46,5 +34,6 @@ async def verify(
             )
         except InvalidRecord as exc:
             raise ApiError(422, exc.code, exc.message, f"record.{exc.field}" if exc.field else None) from None
+        return VerifyResult(**dataclasses.asdict(verdict))
 
     return await run_in_threadpool(work)

@@ -1,0 +1,17 @@
+"""Every request and response model of the API, one module per resource (separate from storage models)."""
+
+from creditshare.api.schemas.events import EventError, EventStatus, RecordResult, SubmitResponse
+from creditshare.api.schemas.reports import PurposeName, ReportRequest, ReportResponse
+from creditshare.api.schemas.verify import VerifyRequest, VerifyResult
+
+__all__ = [
+    "EventError",
+    "EventStatus",
+    "PurposeName",
+    "RecordResult",
+    "ReportRequest",
+    "ReportResponse",
+    "SubmitResponse",
+    "VerifyRequest",
+    "VerifyResult",
+]

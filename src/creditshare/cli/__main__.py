@@ -1,0 +1,5 @@
+"""`python -m creditshare.cli` runs the `creditshare` command."""
+
+from creditshare.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""`creditshare chain up | down | status`: a local development chain."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from creditshare.chain.deploy import Deployment
+from creditshare.chain.rpc import connect
+from creditshare.cli._shared import (
+    console,
+    start_devchain,
+    wait_for_interrupt,
+)
+from creditshare.core.config import Settings
+from creditshare.core.exceptions import ConfigError, DeploymentError
+from creditshare.devtools.devchain import DEV_CHAIN_ID, ChainRecord
+
+chain_app = typer.Typer(help="A local development chain (Ganache).", no_args_is_help=True)
+
+
+@chain_app.command("up")
+def chain_up(
+    port: Annotated[int | None, typer.Option(help="Port (default: CREDITSHARE_CHAIN_PORT or 8545).")] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Run in the background; stop with `chain down`.")
+    ] = False,
+    reset: Annotated[bool, typer.Option(help="Delete the chain's data folder first.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
+) -> None:
+    """Run a local Ganache keeping its state in HOME/chain (dev accounts from the public test mnemonic).
+
+    In the foreground Ctrl-C stops it; with --detach it keeps running until `creditshare chain down`."""
+    settings = Settings.from_env(chain_port=port)
+    chain = start_devchain(settings, reset=reset, yes=yes)
+    if detach:
+        console.print(f"chain running at [bold]{chain.rpc_url}[/] (chain id {DEV_CHAIN_ID}, pid {chain.pid})")
+        return
+    console.print(f"chain running at [bold]{chain.rpc_url}[/] (chain id {DEV_CHAIN_ID}); Ctrl-C stops it")
+    wait_for_interrupt()
+    chain.stop()
+
+
+@chain_app.command("down")
+def chain_down(
+    reset: Annotated[bool, typer.Option(help="Also delete the chain's data and the deployment file.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
+) -> None:
+    """Stop the local chain of this HOME (started with `chain up --detach`); its data stays unless --reset."""
+    settings = Settings.from_env()
+    record = ChainRecord.load(settings.home)
+    if record is None and not reset:
+        raise ConfigError(f"no local chain of {settings.home} is running (`creditshare chain status`)")
+    if reset and not yes and not typer.confirm(f"Delete the local chain in {settings.home / 'chain'}?"):
+        raise typer.Abort()
+    if record is not None:
+        record.stop(settings.home)
+        console.print(f"stopped the chain on port {record.port} (pid {record.pid})")
+    if reset:
+        shutil.rmtree(settings.home / "chain", ignore_errors=True)
+        settings.deployment_path.unlink(missing_ok=True)
+        console.print(f"deleted {settings.home / 'chain'} and {settings.deployment_path}")
+
+
+@chain_app.command("status")
+def chain_status() -> None:
+    """Whether the local chain of this HOME runs, its head block, and whether the deployment is on it."""
+    from creditshare.chain.rpc import rpc
+
+    settings = Settings.from_env()
+    record = ChainRecord.load(settings.home)
+    table = Table(title="local chain", show_header=False)
+    table.add_row("data folder", str(settings.home / "chain"))
+    if record is None:
+        table.add_row("state", "[yellow]stopped[/]")
+        console.print(table)
+        raise ConfigError("the local chain is not running; start it with `creditshare chain up --detach`")
+    w3 = connect(record.rpc_url)
+    table.add_row("state", f"[green]running[/] (pid {record.pid})")
+    table.add_row("RPC URL", record.rpc_url)
+    table.add_row("chain id", str(int(rpc(w3, "eth_chainId", []), 16)))
+    table.add_row("head block", str(int(rpc(w3, "eth_blockNumber", []), 16)))
+    try:
+        deployment = Deployment.load(settings.deployment_path)
+        deployment.check(w3)
+        table.add_row("deployment", f"{settings.deployment_path} (registry {deployment.registry})")
+    except DeploymentError as exc:
+        table.add_row("deployment", f"[yellow]none[/]: {exc}")
+    console.print(table)

@@ -1,0 +1,135 @@
+"""`creditshare demo`: the main job (README command 1)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from creditshare.chain.rpc import connect
+from creditshare.cli._shared import (
+    console,
+    print_deployment,
+    start_devchain,
+    wait_for_interrupt,
+)
+from creditshare.core.config import Settings
+from creditshare.devtools.localnet import GatewayProcess
+
+
+def demo(
+    reset: Annotated[
+        bool, typer.Option(help="Start over: an empty chain, new gateway data and history (not the last ones).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
+    gateways: Annotated[bool, typer.Option(help="Start a gateway per demo lender.")] = True,
+    first_port: Annotated[int, typer.Option(help="Port of the first lender's gateway (then +1, +2).")] = 8001,
+    borrowers: Annotated[
+        int, typer.Option(min=1, help="Borrowers in the synthetic history (first run or after --reset only).")
+    ] = 3000,
+) -> None:
+    """The main job: a local chain, the consortium deployed, three lenders admitted by governance votes, a
+    gateway for each and a synthetic credit history loaded and indexed. Reuses the previous state (HOME) unless
+    --reset; Ctrl-C stops everything."""
+    import time
+
+    from creditshare.devtools import demo as demo_net
+
+    settings = Settings.from_env()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill during bootstrap still stops the children
+    chain = start_devchain(settings, reset=reset, yes=yes)
+    lenders: list[demo_net.DemoLender] = []
+    try:
+        w3 = connect(chain.rpc_url)
+        deployment, fresh = demo_net.ensure_deployment(w3, settings.deployment_path)
+        console.print("deployed the consortium" if fresh else f"reusing the deployment in {settings.deployment_path}")
+        stale = demo_net.forget_gateways(settings.home) if fresh else []
+        if stale:
+            console.print(f"removed the gateway data of an earlier chain: {', '.join(str(p) for p in stale)}")
+        print_deployment(deployment, settings.deployment_path)
+        for name in demo_net.admit_lenders(w3, deployment):
+            console.print(f"admitted {name} (proposal + second governor's approval)")
+        if gateways:
+            lenders = demo_net.prepare_gateways(settings.home, chain.rpc_url, deployment, first_port)
+            with console.status("starting the lenders' gateways"):
+                for lender in lenders:
+                    lender.process = GatewayProcess(lender.env)  # assigned first: a Ctrl-C while starting stops it
+                    lender.process.start()
+            history = demo_net.plan_history(settings.home, borrowers)
+            started = time.monotonic()
+            with console.status("loading the synthetic history") as status:
+                loaded = demo_net.load_history(lenders, history, progress=status.update)
+            if loaded.reused:
+                console.print(f"synthetic history already loaded, 0 new records submitted: {history.stats.describe()}")
+                if history.stats.borrowers != borrowers:
+                    console.print(f"(--borrowers {borrowers} applies after `creditshare demo --reset`)")
+            else:
+                console.print(
+                    f"loaded the synthetic history as of {history.as_of}: {history.stats.describe()}; "
+                    f"{loaded.submitted:,} new records submitted ({loaded.duplicates:,} were already there)"
+                )
+            with console.status("waiting for the chain and the indexes") as status:
+                block = demo_net.wait_until_indexed(
+                    lenders, w3, timeout=120 + history.records / 50, progress=status.update
+                )
+            console.print(
+                f"every gateway has confirmed its records and indexed block {block} "
+                f"({time.monotonic() - started:.1f} s)"
+            )
+            print_tour(lenders, demo_net.tour_record(lenders[0]), history.examples)
+        console.print(f"chain: [bold]{chain.rpc_url}[/]; Ctrl-C stops everything")
+        wait_for_interrupt()
+    finally:
+        for lender in lenders:
+            if lender.process:
+                lender.process.stop()
+        chain.stop()
+        console.print("stopped")
+
+
+def print_tour(lenders: list[Any], record: dict[str, object], examples: dict[str, str]) -> None:
+    import json
+
+    from creditshare.devtools import demo as demo_net
+
+    table = Table("lender", "gateway", "API key (demo)")
+    for lender in lenders:
+        table.add_row(lender.name, lender.env.url, lender.api_key)
+    console.print(table)
+    a, b = lenders[0], lenders[1]
+    compact = lambda value: json.dumps(value, separators=(",", ":"))  # noqa: E731 - no quote needs escaping
+    report = {
+        "id_type": "resident_id",
+        "id_number": demo_net.MULTI_BORROWER,
+        "purpose": "loan_application",
+        "consent_ref": "TOUR-CONSENT-1",
+    }
+    verify = {"lender": a.env.lender.address, "record": record}
+    console.print("\n[bold]Try it[/] (copy-paste):", highlight=False)
+    for title, url, key, body in (
+        ("submit an event at " + a.name, a.env.url + "/v1/events", a.api_key, record),
+        (
+            f"credit report at {b.name}: loans at all three lenders (multi-lending)",
+            b.env.url + "/v1/reports",
+            b.api_key,
+            report,
+        ),
+        (
+            f"verify the submitted record at {b.name} (match: true after a second or two, once it is on chain)",
+            b.env.url + "/v1/verify",
+            b.api_key,
+            verify,
+        ),
+    ):
+        console.print(f"# {title}", highlight=False)
+        console.print(
+            f"curl -s -X POST {url} -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+            f"-d '{compact(body)}'",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if examples:
+        others = ", ".join(f"{number} ({label})" for label, number in examples.items())
+        console.print(f"# other applicants to try in the report: {others}", highlight=False, soft_wrap=True)

@@ -1,0 +1,80 @@
+"""One typed settings object, read from `CREDITSHARE_*` environment variables.
+
+pydantic-settings would be the usual choice, but every release of it needs a python-dotenv newer than the one
+eth-brownie pins exactly, so the same job is done here by a small `from_env()` over a pydantic model: names are
+the field names upper-cased with the `CREDITSHARE_` prefix, values are validated by pydantic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from creditshare.core.exceptions import ConfigError
+
+ENV_PREFIX = "CREDITSHARE_"
+
+
+class Settings(BaseModel):
+    """Everything a creditshare process can be configured with; defaults run the local demo."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Literal["development", "production"] = Field("development", description="development | production")
+    home: Path = Field(Path(".creditshare"), description="Folder for the local chain, deployment file and data")
+    rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain node")
+    chain_port: int = Field(8545, description="Port of the local dev chain started by `creditshare chain up`")
+    deployment_file: Path | None = Field(None, description="Deployment file (default: HOME/deployment.json)")
+    keystore: Path | None = Field(None, description="Keystore v3 JSON of this gateway's signing key")
+    keystore_password_file: Path | None = Field(None, description="File holding the keystore passphrase")
+    database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in HOME/gateway.db)")
+    consortium_secret_file: Path | None = Field(None, description="Hex file of the consortium HMAC secret")
+    consortium_secret_version: int = Field(1, ge=1, description="Version of that secret")
+    record_key_file: Path | None = Field(None, description="Hex file of the AES-256 key sealing stored records")
+    listen_host: str = Field("127.0.0.1", description="Address `creditshare serve` listens on")
+    listen_port: int = Field(8000, ge=1, le=65535, description="Port `creditshare serve` listens on")
+    batch_size: int = Field(256, ge=1, le=256, description="Most records per ledger transaction")
+    batch_interval: float = Field(0.2, gt=0, le=60, description="Seconds a record may wait for a fuller batch")
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted")
+    submitter: bool = Field(True, description="Run the batch submitter in this process")
+    index: bool = Field(True, description="Run the chain index follower in this process")
+    confirmations: int = Field(
+        0, ge=0, le=1000, description="Blocks the index stays behind the head (0: QBFT finality)"
+    )
+    index_range: int = Field(1000, ge=1, le=100_000, description="Widest eth_getLogs block range (Besu caps 1,000)")
+    policy_file: Path | None = Field(None, description="Report policy JSON (default: the shipped policy)")
+    query_rate_per_minute: int = Field(120, ge=1, description="Report/verify requests per minute per API client")
+    lender_query_rate_per_minute: int = Field(1200, ge=1, description="Report/verify requests per minute, all clients")
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.deployment_file or self.home / "deployment.json"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'gateway.db'}"
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `CREDITSHARE_*` variables, then `overrides` (e.g. CLI options that were given)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            name: environ[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in environ
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"setting {ENV_PREFIX}{field.upper()}: {first['msg']}") from exc

@@ -1,0 +1,29 @@
+"""Every table, split by the area that owns it; importing this package registers them all on `Base.metadata`."""
+
+from creditshare.core.db.tables.audit import AuditEntry
+from creditshare.core.db.tables.clients import ApiClient
+from creditshare.core.db.tables.index import (
+    IndexBlock,
+    IndexCorrection,
+    IndexDispute,
+    IndexEvent,
+    IndexInquiry,
+    IndexMemberEvent,
+    IndexState,
+)
+from creditshare.core.db.tables.outbox import Batch, Lock, OutboxItem
+
+__all__ = [
+    "ApiClient",
+    "AuditEntry",
+    "Batch",
+    "IndexBlock",
+    "IndexCorrection",
+    "IndexDispute",
+    "IndexEvent",
+    "IndexInquiry",
+    "IndexMemberEvent",
+    "IndexState",
+    "Lock",
+    "OutboxItem",
+]

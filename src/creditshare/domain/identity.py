@@ -1,0 +1,118 @@
+"""Borrower identity: validate and normalise ID numbers, and derive the keys that stand for them on chain.
+
+No ID number ever leaves the gateway. On chain a borrower is a *subject key*: HMAC-SHA256 under the consortium
+secret of (id type, normalised id). An unkeyed hash would not do: an 18-digit resident ID has far fewer than
+2^40 plausible values, so anyone could hash them all. Every member gateway holds the same secret, so every
+member derives the same key for the same borrower. Test vectors: docs/identity.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import operator
+import re
+import unicodedata
+from enum import StrEnum
+
+from creditshare.core.clock import today_cst
+from creditshare.core.exceptions import CreditShareError
+from creditshare.core.secrets import ConsortiumSecret
+
+
+class InvalidIdentity(CreditShareError):
+    """Raised when an ID number is malformed or its check character is wrong."""
+
+    def __init__(self, message: str, code: str = "invalid_id") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class IdType(StrEnum):
+    """Kinds of borrower identifiers."""
+
+    RESIDENT_ID = "resident_id"  # 居民身份证号码, GB 11643-1999
+    USCC = "uscc"  # 统一社会信用代码, GB 32100-2015 (business borrowers)
+    OTHER = "other"  # passports, permits...: trimmed, uppercased, type-prefixed
+
+
+_RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_CHECK = "10X98765432"  # index = weighted sum mod 11 (ISO 7064 MOD 11-2)
+_RESIDENT_RE = re.compile(r"[1-9]\d{16}[\dX]")
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_RE = re.compile(r"[1-9A-GY][0-9A-HJ-NP-RTUW-Y]\d{6}[0-9A-HJ-NP-RTUW-Y]{10}")
+
+_OTHER_RE = re.compile(r"[A-Z0-9][A-Z0-9 \-/.]{0,62}[A-Z0-9]|[A-Z0-9]")
+
+
+def resident_check_char(first17: str) -> str:
+    """The GB 11643 check character for the first 17 digits."""
+    if len(first17) != 17:
+        raise ValueError("the check character is computed over exactly 17 digits")
+    return _RESIDENT_CHECK[sum(map(operator.mul, map(int, first17), _RESIDENT_WEIGHTS)) % 11]
+
+
+def uscc_check_char(first17: str) -> str:
+    """The GB 32100 check character for the first 17 characters."""
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31]
+
+
+def normalise(id_type: IdType | str, raw: str, *, today: dt.date | None = None) -> str:
+    """Validate `raw` as an ID of `id_type` and return its normal form; raises `InvalidIdentity`.
+
+    A birth date is checked against `today` (default: today in China Standard Time, as for submissions)."""
+    try:
+        kind = IdType(id_type)
+    except ValueError:
+        raise InvalidIdentity(
+            f"unknown id_type {id_type!r}; expected one of {', '.join(t.value for t in IdType)}",
+            code="invalid_id_type",
+        ) from None
+    value = unicodedata.normalize("NFKC", raw).strip().upper()
+    if kind is IdType.RESIDENT_ID:
+        return _normalise_resident(value, today or today_cst())
+    if kind is IdType.USCC:
+        return _normalise_uscc(value)
+    value = re.sub(r"\s+", " ", value)
+    if not _OTHER_RE.fullmatch(value):
+        raise InvalidIdentity("other id must be 1-64 letters, digits, spaces, '-', '/' or '.'")
+    return value
+
+
+def _normalise_resident(value: str, today: dt.date) -> str:
+    if not _RESIDENT_RE.fullmatch(value):
+        raise InvalidIdentity("resident id must be 17 digits followed by a digit or X")
+    try:
+        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise InvalidIdentity(f"resident id has an impossible birth date {value[6:14]}") from None
+    if born.year < 1900 or born > today:
+        raise InvalidIdentity(f"resident id has an implausible birth date {born.isoformat()}")
+    expected = resident_check_char(value[:17])
+    if value[17] != expected:
+        raise InvalidIdentity(f"resident id check character is {value[17]} but should be {expected}")
+    return value
+
+
+def _normalise_uscc(value: str) -> str:
+    if not _USCC_RE.fullmatch(value):
+        raise InvalidIdentity("unified social credit code must be 18 characters of 0-9 and A-Y without I, O, S, V, Z")
+    expected = uscc_check_char(value[:17])
+    if value[17] != expected:
+        raise InvalidIdentity(f"unified social credit code check character is {value[17]} but should be {expected}")
+    return value
+
+
+def subject_key(secret: ConsortiumSecret, id_type: IdType | str, normalised_id: str) -> bytes:
+    """HMAC-SHA256(secret, "subject:v<version>:<id type>:<normalised id>")."""
+    message = f"subject:v{secret.version}:{IdType(id_type).value}:{normalised_id}".encode()
+    return hmac.digest(secret.key, message, "sha256")
+
+
+def loan_key(secret: ConsortiumSecret, lender: str, loan_number: str) -> bytes:
+    """HMAC-SHA256(secret, "loan:v<version>:<lender address, lowercase>:<loan number>")."""
+    message = f"loan:v{secret.version}:{lender.lower()}:{loan_number.strip()}".encode()
+    return hmac.digest(secret.key, message, "sha256")

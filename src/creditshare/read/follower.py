@@ -1,0 +1,201 @@
+"""The index follower: copies every member's registry and ledger logs into the database.
+
+Reports read this index, never the chain, so a report costs a few indexed reads however long the chain grows.
+The follower reads logs in bounded block ranges (`chain.logs.LogWindow`, which shrinks the range when a node
+refuses a wide one, as Besu does past 1,000 blocks), keys every row by (block, log index) so nothing is inserted
+twice (`read.store`), keeps a number of confirmations behind the head, and detects a reorganisation by comparing
+the stored hash of its last block with the chain's: it then rolls back to the newest stored block that the chain
+still has and re-reads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from creditshare.chain.deploy import Deployment
+from creditshare.chain.logs import LogWindow, head_block
+from creditshare.chain.rpc import rpc
+from creditshare.core.db import transaction
+from creditshare.core.db.tables import IndexBlock, IndexState
+from creditshare.core.exceptions import ChainError, CreditShareError
+from creditshare.read.decode import decode_logs
+from creditshare.read.store import delete_above, store_batch
+
+log = logging.getLogger(__name__)
+
+
+class IndexMismatch(CreditShareError):
+    """Raised when the index belongs to another chain or deployment than the one configured."""
+
+
+def _by_blocks(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Split a range's logs (in chain order) into runs of whole blocks of at most `limit` logs (a block with more
+    is a run of its own), each with the block its cursor moves to; the last run ends at `end`.
+
+    Each run is written in its own transaction, so the index holds the database's writer for a bounded time:
+    on SQLite, outbox commits (an API request waiting to answer) queue behind it."""
+    part: list[dict[str, Any]] = []
+    for _, group in itertools.groupby(logs, key=lambda entry: entry["blockNumber"]):
+        block_logs = list(group)
+        if part and len(part) + len(block_logs) > limit:
+            yield int(part[-1]["blockNumber"], 16), part
+            part = []
+        part += block_logs
+    yield end, part
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a sync stands: last indexed block, the target block, rows written in the last step."""
+
+    indexed: int
+    target: int
+    rows: int
+
+
+class Follower:
+    """Follows the chain into the index. One follower writes to an index at a time."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        factory: sessionmaker[Session],
+        deployment: Deployment,
+        *,
+        confirmations: int = 0,
+        max_range: int = 2_000,
+        rows_per_write: int = 512,
+    ) -> None:
+        self.w3 = w3
+        self._factory = factory
+        self.deployment = deployment
+        self.confirmations = confirmations
+        self._logs = LogWindow(w3, max_range)
+        self.rows_per_write = rows_per_write
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------------ state
+
+    def state(self) -> IndexState:
+        """The index's cursor, created at the deployment block on first use."""
+        with self._factory() as session:
+            state = session.get(IndexState, 1)
+        if state is None:
+            with transaction(self._factory) as session:
+                state = session.get(IndexState, 1)  # another follower may have just created it
+                if state is None:
+                    state = IndexState(
+                        id=1,
+                        chain_id=self.deployment.chain_id,
+                        ledger_address=self.deployment.ledger.lower(),
+                        registry_address=self.deployment.registry.lower(),
+                        last_block=self.deployment.block - 1,
+                        last_hash=None,
+                    )
+                    session.add(state)
+                session.flush()
+                session.expunge(state)
+        if (state.ledger_address, state.chain_id) != (self.deployment.ledger.lower(), self.deployment.chain_id):
+            raise IndexMismatch(
+                f"the index is of ledger {state.ledger_address} on chain {state.chain_id}, not of this deployment"
+            )
+        return state
+
+    # ------------------------------------------------------------------ sync
+
+    def sync_once(self) -> SyncProgress:
+        """Index the next range of blocks (or handle a reorganisation). Returns where the index stands."""
+        state = self.state()
+        head = head_block(self.w3)
+        target = head - self.confirmations
+        if state.last_hash is not None and state.last_block >= self.deployment.block:
+            # A new branch may also be shorter than the indexed one: then the last block is gone altogether.
+            chain_hash = self._header(state.last_block)[0] if state.last_block <= head else None
+            if chain_hash != state.last_hash:
+                common = self._rollback(min(state.last_block, head))
+                log.warning("index: reorganisation below block %s; rolled back to %s", state.last_block, common)
+                return SyncProgress(common, target, 0)
+        if target <= state.last_block:
+            return SyncProgress(state.last_block, target, 0)
+        page = self._logs.read(
+            {"address": [self.deployment.ledger, self.deployment.registry]}, state.last_block + 1, target
+        )
+        logs, end = page.logs, page.end
+        rows = 0
+        for last, part in _by_blocks(logs, end, self.rows_per_write):
+            numbers = sorted({int(entry["blockNumber"], 16) for entry in part} | {last})
+            headers = {number: self._header(number) for number in numbers}
+            decoded = decode_logs(
+                part, self.deployment.ledger, self.deployment.registry, {n: h[1] for n, h in headers.items()}
+            )
+            with transaction(self._factory) as session:
+                store_batch(session, decoded, headers, last)
+            rows += decoded.size
+        return SyncProgress(end, target, rows)
+
+    def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> SyncProgress:
+        """Index until caught up with the head (minus confirmations)."""
+        while True:
+            step = self.sync_once()
+            if progress:
+                progress(step)
+            if step.indexed >= step.target:
+                return step
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Follow the chain until `stop` is set, backing off while the node is unreachable."""
+        backoff = interval
+        while not stop.is_set():
+            try:
+                step = self.sync_once()
+                self.last_error = None
+                backoff = interval
+                if step.indexed >= step.target:
+                    stop.wait(interval)
+            except ChainError as exc:
+                self.last_error = str(exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except Exception as exc:  # never die silently
+                log.exception("index follower: unexpected error")
+                self.last_error = repr(exc)
+                stop.wait(10.0)
+
+    # ------------------------------------------------------------------ internals
+
+    def _header(self, number: int) -> tuple[bytes, int]:
+        block = rpc(self.w3, "eth_getBlockByNumber", [hex(number), False])
+        if block is None:
+            raise ChainError(f"block {number} not found")
+        return bytes.fromhex(block["hash"][2:]), int(block["timestamp"], 16)
+
+    def _rollback(self, last: int) -> int:
+        """Delete everything above the newest stored block (at or below `last`, which the chain has) that the
+        chain still agrees with; returns that block."""
+        with self._factory() as session:
+            stored = list(
+                session.execute(
+                    select(IndexBlock.number, IndexBlock.hash)
+                    .where(IndexBlock.number <= last)
+                    .order_by(IndexBlock.number.desc())
+                )
+            )
+        common = self.deployment.block - 1
+        common_hash: bytes | None = None
+        for number, stored_hash in stored:
+            chain_hash = self._header(number)[0]
+            if chain_hash == stored_hash:
+                common, common_hash = number, stored_hash
+                break
+        with transaction(self._factory) as session:
+            delete_above(session, common, common_hash)
+        return common

@@ -1,0 +1,68 @@
+"""Readiness: what `/readyz` reports — chain reachable, contracts found, signer an active lender, ledger not
+paused — beside the gateway's own progress (backlog, last confirmed block, indexed block, errors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3.contract import Contract
+
+from creditshare.chain import governance
+from creditshare.chain.deploy import Deployment
+from creditshare.chain.rpc import translate_errors
+from creditshare.core.db.tables import IndexState
+from creditshare.core.exceptions import ChainError, CreditShareError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The gateway's own state, as its parts report it."""
+
+    backlog: int
+    last_confirmed_block: int | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # e.g. {"index_error": "..."}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What /readyz reports."""
+
+    ready: bool
+    checks: dict[str, object]
+
+
+def readiness(
+    w3: Web3,
+    deployment: Deployment,
+    registry: Contract,
+    lender: str,
+    factory: sessionmaker[Session],
+    progress: Progress,
+) -> Readiness:
+    """Chain reachable, contracts found, signer an active lender, ledger not paused; plus the gateway's progress."""
+    checks: dict[str, object] = {"signer": lender, "backlog": progress.backlog}
+    ready = True
+    try:
+        with translate_errors():
+            checks["block"] = w3.eth.block_number
+        deployment.check(w3)
+        checks["contracts"] = "ok"
+        m = governance.member(registry, lender)
+        with translate_errors():
+            paused = bool(registry.functions.paused().call())
+        active = m.role == governance.Role.LENDER and m.status == governance.MemberStatus.ACTIVE
+        checks["signer_active_lender"] = active
+        checks["signer_status"] = f"{m.role.name.lower()}/{m.status.name.lower()}"
+        checks["ledger_paused"] = paused
+        ready = active and not paused
+    except (ChainError, CreditShareError) as exc:
+        checks["chain_error"] = str(exc)
+        ready = False
+    checks["last_confirmed_block"] = progress.last_confirmed_block
+    with factory() as session:
+        state = session.get(IndexState, 1)
+        checks["indexed_block"] = state.last_block if state else None
+    checks.update({name: error for name, error in progress.errors.items() if error})
+    return Readiness(ready, checks)

@@ -1,0 +1,122 @@
+"""Credit-report and verification requests: what one request does, whoever asks (the API, the CLI, later the
+console).
+
+A report request is answered from the local index, appended to the audit log and queued as an on-chain inquiry
+(the answer never waits for that transaction). A verification is answered from the index and audited too.
+`Queries` is given exactly what it uses — the database, the secret, the policy, the audit log, a queue for
+inquiries and the metrics — by the composition root (`creditshare.gateway`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from creditshare.core.db.tables import IndexState
+from creditshare.core.exceptions import CreditShareError
+from creditshare.core.metrics import Metrics
+from creditshare.core.secrets import ConsortiumSecret
+from creditshare.domain.identity import normalise, subject_key
+from creditshare.domain.purposes import Purpose
+from creditshare.domain.records import CreditEventIn
+from creditshare.domain.report import CreditReport, Policy
+from creditshare.read.audit import AuditLog
+from creditshare.read.reports import block_time, build_report
+from creditshare.read.verification import Verification, verify_record
+
+
+class IndexNotReady(CreditShareError):
+    """Raised when the chain index has not synced a single block yet, so no report can be dated."""
+
+
+class InquiryQueue(Protocol):
+    """Where report requests queue their on-chain inquiry (the write path's outbox)."""
+
+    def submit_inquiry(self, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes) -> int: ...
+
+
+@dataclass(frozen=True)
+class ReportAnswer:
+    """A report and the outbox id of the inquiry that records it on chain."""
+
+    report: CreditReport
+    inquiry_event_id: int
+
+
+def consent_hash(secret_key: bytes, consent_ref: str) -> bytes:
+    """Keyed like subject keys: a consent reference may itself identify the borrower."""
+    return hmac.new(secret_key, f"consent:{consent_ref}".encode(), hashlib.sha256).digest()
+
+
+class Queries:
+    """Answers report and verify requests from the index, auditing each one."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        secret: ConsortiumSecret,
+        policy: Policy,
+        audit: AuditLog,
+        inquiries: InquiryQueue,
+        metrics: Metrics,
+    ) -> None:
+        self._factory = factory
+        self._secret = secret
+        self.policy = policy
+        self._audit = audit
+        self._inquiries = inquiries
+        self._metrics = metrics
+
+    def credit_report(
+        self, *, caller: str, id_type: str, id_number: str, purpose: Purpose, consent_ref: str
+    ) -> ReportAnswer:
+        """Build the report of an applicant as of the indexed chain, audit the request and queue its inquiry.
+
+        Raises `InvalidIdentity` for a malformed id and `IndexNotReady` before the index's first sync.
+        """
+        subject = subject_key(self._secret, id_type, normalise(id_type, id_number))
+        consent = consent_hash(self._secret.key, consent_ref)
+        started = time.perf_counter()
+        with self._factory() as session:
+            state = session.get(IndexState, 1)
+            as_of_time = block_time(session, state.last_block) if state else None
+            if state is None or as_of_time is None:
+                raise IndexNotReady("the chain index has not synced yet; retry shortly")
+            report = build_report(
+                session, subject, as_of_block=state.last_block, as_of_time=as_of_time, policy=self.policy
+            )
+        self._metrics.report_seconds.observe(time.perf_counter() - started)
+        entry = self._audit.append(
+            caller=caller,
+            action="report",
+            purpose=purpose.label,
+            consent_hash=consent.hex(),
+            subject_key=subject.hex(),
+            result_size=len(report.loans),
+        )
+        inquiry_id = self._inquiries.submit_inquiry(subject, int(purpose), consent, bytes.fromhex(entry.entry_hash))
+        self._metrics.reports.labels(purpose.label).inc()
+        return ReportAnswer(report, inquiry_id)
+
+    def verify(
+        self, *, caller: str, lender: str, record: CreditEventIn, corrects_hash: bytes | None = None
+    ) -> Verification:
+        """Whether `lender` recorded exactly this record, per the index; audited. Raises `InvalidRecord`."""
+        with self._factory() as session:
+            result = verify_record(session, record, lender=lender, secret=self._secret, corrects_hash=corrects_hash)
+        self._audit.append(
+            caller=caller,
+            action="verify",
+            purpose=None,
+            consent_hash=None,
+            subject_key=None,
+            result_size=int(result.match),
+        )
+        self._metrics.verifications.labels(str(result.match).lower()).inc()
+        return result

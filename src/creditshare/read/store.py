@@ -1,0 +1,67 @@
+"""Writing decoded rows into the index tables, and rolling the index back after a reorganisation.
+
+Rows are keyed by (block, log index), so a re-read range inserts nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from creditshare.core.db import Base
+from creditshare.core.db.tables import (
+    IndexBlock,
+    IndexCorrection,
+    IndexDispute,
+    IndexEvent,
+    IndexInquiry,
+    IndexMemberEvent,
+    IndexState,
+)
+from creditshare.read.decode import IndexRows
+
+#: The tables holding decoded logs (each has block_number and log_index).
+INDEX_TABLES = (IndexEvent, IndexInquiry, IndexCorrection, IndexDispute, IndexMemberEvent)
+
+
+def _insert_ignoring_duplicates(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Core insert on the table: the ORM's bulk path costs more per row than the database does.
+    session.execute(insert(model.metadata.tables[model.__tablename__]).on_conflict_do_nothing(), rows)
+
+
+def store_batch(session: Session, rows: IndexRows, blocks: dict[int, tuple[bytes, int]], last_block: int) -> None:
+    """Write one decoded range: its rows, its blocks' (hash, timestamp), and the cursor moved to `last_block`
+    (which must be among `blocks`). Rows already present are skipped, so a re-read range adds nothing."""
+    for model, table_rows in (
+        (IndexEvent, rows.events),
+        (IndexInquiry, rows.inquiries),
+        (IndexCorrection, rows.corrections),
+        (IndexDispute, rows.disputes),
+        (IndexMemberEvent, rows.members),
+    ):
+        _insert_ignoring_duplicates(session, model, table_rows)
+    _insert_ignoring_duplicates(
+        session, IndexBlock, [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in blocks.items()]
+    )
+    state = session.get(IndexState, 1)
+    assert state is not None
+    state.last_block = last_block
+    state.last_hash = blocks[last_block][0]
+
+
+def delete_above(session: Session, block: int, block_hash: bytes | None) -> None:
+    """Delete every indexed row and block above `block` and move the cursor there."""
+    session.execute(delete(IndexBlock).where(IndexBlock.number > block))
+    for model in INDEX_TABLES:
+        session.execute(delete(model).where(model.block_number > block))
+    state = session.get(IndexState, 1)
+    assert state is not None
+    state.last_block = block
+    state.last_hash = block_hash

@@ -1,0 +1,234 @@
+"""The submitter's side of the database: pending items in, signed batches stored, outcomes settled.
+
+Every write here is one transaction, so the outbox and the batches never disagree: a batch's items are
+assigned in the same transaction that stores its signed bytes, and confirmed (with their log indexes) in the
+same transaction that closes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from creditshare.chain.ledger import Item, RecordedBatch
+from creditshare.chain.transactor import SignedTx
+from creditshare.core.db import Base, transaction
+from creditshare.core.db.tables import Batch, OutboxItem
+from creditshare.domain.status import OPEN_STATUSES, BatchStatus, ItemKind, ItemStatus
+
+#: Core (not ORM) executemany of per-item updates: a batch updates hundreds of rows on the hot path.
+_OUTBOX = Base.metadata.tables[OutboxItem.__tablename__]
+_BY_ID = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"))
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An item waiting for a batch, with what the batch needs."""
+
+    id: int
+    item: Item
+    accepted_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CorrectionPlan:
+    """The oldest pending correction and the reference to its original's batch (None: the original failed)."""
+
+    item_id: int
+    item: Item
+    original: tuple[int, int, list[bytes]] | None  # (batch seq, index in batch, the batch's digest hashes)
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; they are stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _item(row: OutboxItem) -> Item:
+    return Item(row.subject_key, row.item_key, row.record_hash, row.data_word)
+
+
+class BatchStore:
+    """Reads and writes of one lender's outbox items and batches, for the submitter."""
+
+    def __init__(self, factory: sessionmaker[Session], lender: str) -> None:
+        self._factory = factory
+        self.lender = lender
+
+    def open_batches(self) -> list[Batch]:
+        """Signed batches not yet settled, in sequence order."""
+        with self._factory() as session:
+            return list(
+                session.scalars(
+                    select(Batch)
+                    .where(Batch.lender == self.lender, Batch.status == BatchStatus.SIGNED)
+                    .order_by(Batch.seq)
+                )
+            )
+
+    def pending(self, limit: int) -> list[PendingItem]:
+        """Up to `limit` pending items other than corrections, oldest first (only the columns a batch needs)."""
+        with self._factory() as session:
+            rows = session.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.subject_key,
+                    OutboxItem.item_key,
+                    OutboxItem.record_hash,
+                    OutboxItem.data_word,
+                    OutboxItem.accepted_at,
+                )
+                .where(
+                    OutboxItem.lender == self.lender,
+                    OutboxItem.status == ItemStatus.PENDING,
+                    OutboxItem.kind != ItemKind.CORRECTION,
+                )
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            ).all()
+        return [
+            PendingItem(r.id, Item(r.subject_key, r.item_key, r.record_hash, r.data_word), aware(r.accepted_at))
+            for r in rows
+        ]
+
+    def next_correction(self) -> CorrectionPlan | None:
+        """The oldest pending correction whose original has settled (corrections are batches of one), or None."""
+        with self._factory() as session:
+            correction = session.scalar(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.lender == self.lender,
+                    OutboxItem.status == ItemStatus.PENDING,
+                    OutboxItem.kind == ItemKind.CORRECTION,
+                )
+                .order_by(OutboxItem.id)
+                .limit(1)
+            )
+            if correction is None:
+                return None
+            original = session.get(OutboxItem, correction.corrects_id)
+            assert original is not None
+            if original.status in OPEN_STATUSES:
+                return None  # the original must land first
+            batch = session.get(Batch, original.batch_id) if original.batch_id is not None else None
+            if original.status == ItemStatus.FAILED or batch is None or original.batch_index is None:
+                return CorrectionPlan(correction.id, _item(correction), None)
+            hashes = [  # the batch digest has zero in place of each inquiry
+                bytes(32) if kind == ItemKind.INQUIRY else record_hash
+                for record_hash, kind in session.execute(
+                    select(OutboxItem.record_hash, OutboxItem.kind)
+                    .where(OutboxItem.batch_id == batch.id)
+                    .order_by(OutboxItem.batch_index)
+                )
+            ]
+            return CorrectionPlan(correction.id, _item(correction), (batch.seq, original.batch_index, hashes))
+
+    def store_signed(self, seq: int, signed: SignedTx, item_ids: Sequence[int], search_from_block: int) -> int:
+        """Store a signed batch and assign its items to it — before anything is sent. Returns the batch id."""
+        with transaction(self._factory) as session:
+            batch = Batch(
+                lender=self.lender,
+                seq=seq,
+                status=BatchStatus.SIGNED,
+                nonce=signed.nonce,
+                tx_hash=signed.tx_hash,
+                raw_tx=bytes(signed.raw),
+                item_count=len(item_ids),
+                search_from_block=search_from_block,
+            )
+            session.add(batch)
+            session.flush()
+            session.execute(
+                _BY_ID.values(
+                    status=ItemStatus.SUBMITTED, batch_id=batch.id, tx_hash=signed.tx_hash, batch_index=bindparam("i")
+                ),
+                [{"item_id": item_id, "i": i} for i, item_id in enumerate(item_ids)],
+            )
+            return batch.id
+
+    def seq_of(self, batch_id: int) -> int:
+        with self._factory() as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            return batch.seq
+
+    def confirm(self, batch_id: int, recorded: RecordedBatch, now: dt.datetime) -> list[dt.datetime]:
+        """Mark the batch and its items confirmed, each item with its own log index; returns the items' accept
+        times. Raises `ValueError` when the receipt's item logs do not match the batch's items."""
+        with transaction(self._factory) as session:
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            rows = session.execute(
+                select(OutboxItem.id, OutboxItem.accepted_at)
+                .where(OutboxItem.batch_id == batch_id)
+                .order_by(OutboxItem.batch_index)
+            ).all()
+            if len(rows) != len(recorded.item_log_indexes):
+                raise ValueError(f"batch {batch.seq}: {len(rows)} items but {len(recorded.item_log_indexes)} item logs")
+            # What all items share in one statement; only the log index per item (an executemany binds every
+            # value of its statement once per row).
+            session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.batch_id == batch_id)
+                .values(
+                    status=ItemStatus.CONFIRMED,
+                    tx_hash=recorded.tx_hash,
+                    block_number=recorded.block_number,
+                    confirmed_at=now,
+                )
+            )
+            session.execute(
+                _BY_ID.values(log_index=bindparam("log_index")),
+                [
+                    {"item_id": item_id, "log_index": log_index}
+                    for (item_id, _), log_index in zip(rows, recorded.item_log_indexes, strict=True)
+                ],
+            )
+            batch.status = BatchStatus.CONFIRMED
+            batch.tx_hash = recorded.tx_hash
+            batch.block_number = recorded.block_number
+            batch.gas_used = recorded.gas_used
+            batch.confirmed_at = now
+            return [aware(accepted_at) for _, accepted_at in rows]
+
+    def close_failed(self, batch_id: int, code: str, message: str) -> None:
+        """The batch reverted for good: it and its items are failed with `code`."""
+        with transaction(self._factory) as session:
+            _close_batch(session, batch_id, code, message)
+            ids = list(session.scalars(select(OutboxItem.id).where(OutboxItem.batch_id == batch_id)))
+            _fail(session, ids, code, f"batch reverted: {message}")
+
+    def requeue(self, batch_id: int, code: str, message: str) -> None:
+        """The batch can never land: it is failed and its items go back to pending."""
+        with transaction(self._factory) as session:
+            _close_batch(session, batch_id, code, message)
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.batch_id == batch_id)
+                .values(status=ItemStatus.PENDING, batch_id=None, batch_index=None, tx_hash=None)
+            )
+
+    def fail_items(self, item_ids: Sequence[int], code: str, message: str) -> None:
+        """Items that can never be recorded (e.g. the signer is no active lender)."""
+        with transaction(self._factory) as session:
+            _fail(session, item_ids, code, message)
+
+
+def _close_batch(session: Session, batch_id: int, code: str, message: str) -> None:
+    batch = session.get(Batch, batch_id)
+    assert batch is not None
+    batch.status = BatchStatus.FAILED
+    batch.error_code = code
+    batch.error_message = message
+
+
+def _fail(session: Session, item_ids: Sequence[int], code: str, message: str) -> None:
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(item_ids))
+        .values(status=ItemStatus.FAILED, error_code=code, error_message=message, retryable=False)
+    )

@@ -1,0 +1,312 @@
+"""Operator commands as an operator runs them (subprocesses against a real Ganache and SQLite): the local chain,
+a full governance round, a 10,000-row CSV import with bad rows, doctor, report and verify."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from creditshare.chain import governance
+from creditshare.chain.governance import MemberStatus, Role
+from creditshare.chain.rpc import rpc
+from creditshare.devtools.devchain import free_port
+from tests.support import Consortium
+from tests.support.gateways import GatewayEnv
+from tests.support.records import sample_resident_id
+
+CLI = [sys.executable, "-m", "creditshare.cli"]
+INQUIRY_TOPIC = "0x" + Web3.keccak(text="InquiryRecorded(bytes32,address,bytes32,bytes32,uint256)").hex()
+CREDIT_EVENT_TOPIC = "0x" + Web3.keccak(text="CreditEventRecorded(bytes32,address,bytes32,bytes32,uint256)").hex()
+
+
+def run_cli(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=env, input=stdin, timeout=timeout, check=False
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    """Assert exit 1 with a single stderr line containing `words`; return the line."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    line = result.stderr.strip()
+    assert line and "\n" not in line and "Traceback" not in line, result.stderr
+    for word in words:
+        assert word in line, line
+    return line
+
+
+def gateway_env(tmp_path: Path, consortium: Consortium, lender: LocalAccount, name: str = "gw") -> dict[str, str]:
+    """The environment of a gateway of `lender` (keystore, secrets, deployment file) in tmp_path/name."""
+    w3_url = consortium.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    env = GatewayEnv(tmp_path / name, lender, str(w3_url), consortium.deployment).environ()
+    env["COLUMNS"] = "200"
+    return env
+
+
+# ---------------------------------------------------------------------------------------------------- chain
+
+
+@pytest.mark.slow
+def test_chain_up_status_down(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSHARE_")}
+    env.update(CREDITSHARE_HOME=str(tmp_path), CREDITSHARE_CHAIN_PORT=str(free_port()), COLUMNS="200")
+    one_line_error(run_cli(env, "chain", "status"), "not running")
+    up = run_cli(env, "chain", "up", "--detach")
+    try:
+        assert up.returncode == 0, up.stderr
+        one_line_error(run_cli(env, "chain", "up", "--detach"), "already runs", "chain down")
+        status = run_cli(env, "chain", "status")
+        assert status.returncode == 0, status.stderr
+        assert "running" in status.stdout and "1337" in status.stdout
+        deploy = run_cli(env, "deploy", "--dev", "--rpc-url", f"http://127.0.0.1:{env['CREDITSHARE_CHAIN_PORT']}")
+        assert deploy.returncode == 0, deploy.stderr
+    finally:
+        down = run_cli(env, "chain", "down")
+    assert down.returncode == 0, down.stderr
+    assert "stopped" in down.stdout
+    one_line_error(run_cli(env, "chain", "status"), "not running")
+    # The chain keeps its state: up again, the deployment is still there.
+    up = run_cli(env, "chain", "up", "--detach")
+    try:
+        status = run_cli(env, "chain", "status")
+        assert "registry 0x" in status.stdout, status.stdout
+    finally:
+        run_cli(env, "chain", "down", "--reset", "--yes")
+    assert not (tmp_path / "chain").exists() and not (tmp_path / "deployment.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------------- governance
+
+
+@pytest.mark.slow
+def test_full_governance_round(tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]) -> None:
+    """Propose, refuse an early execute and a double vote, approve to execute; suspend and reinstate; list."""
+    env = gateway_env(tmp_path, consortium, accounts[3])
+    newcomer = accounts[12].address
+    count_before = consortium.registry.functions.proposalCount().call()
+
+    declined = run_cli(env, "members", "propose", "admit", "--address", newcomer, "--role", "lender",
+                       "--name", "Newcomer Credit", "--dev-account", "0", stdin="n\n")  # fmt: skip
+    assert declined.returncode == 1
+    assert consortium.registry.functions.proposalCount().call() == count_before  # nothing sent
+
+    proposed = run_cli(env, "members", "propose", "admit", "--address", newcomer, "--role", "lender",
+                       "--name", "Newcomer Credit", "--dev-account", "0", "--yes")  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    pid = re.search(r"proposal (\d+): approval recorded", proposed.stdout)
+    assert pid, proposed.stdout
+    proposal_id = pid.group(1)
+    assert re.search(
+        rf"│ {proposal_id}\s+│ admit\s+│ {newcomer} │ lender 'Newcomer Credit'\s+│ 1/2\s+│ open", proposed.stdout
+    )
+
+    one_line_error(run_cli(env, "members", "execute", proposal_id, "--dev-account", "0", "--yes"), "already approved")
+    one_line_error(
+        run_cli(env, "members", "approve", proposal_id, "--dev-account", "0", "--yes"), "RegistryAlreadyApproved"
+    )
+    one_line_error(run_cli(env, "members", "propose", "pause", "--dev-account", "7", "--yes"), "RegistryNotGovernor")
+    one_line_error(run_cli(env, "members", "propose", "admit", "--address", newcomer, "--dev-account", "1", "--yes"),
+                   "admit needs role")  # fmt: skip
+    assert governance.member(consortium.registry, newcomer).status == MemberStatus.NONE
+
+    executed = run_cli(env, "members", "execute", proposal_id, "--dev-account", "1", "--yes")
+    assert executed.returncode == 0, executed.stderr
+    assert "approval executed" in executed.stdout and "executed" in executed.stdout
+    m = governance.member(consortium.registry, newcomer)
+    assert (m.role, m.status, m.name) == (Role.LENDER, MemberStatus.ACTIVE, "Newcomer Credit")
+
+    for command, status in (("suspend", MemberStatus.SUSPENDED), ("reinstate", MemberStatus.ACTIVE)):
+        first = run_cli(env, "members", command, newcomer, "--dev-account", "2", "--yes")
+        assert first.returncode == 0, first.stderr
+        assert governance.member(consortium.registry, newcomer).status != status  # one vote of two
+        next_id = re.search(r"proposal (\d+):", first.stdout).group(1)  # type: ignore[union-attr]
+        second = run_cli(env, "members", "approve", next_id, "--dev-account", "0", "--yes")
+        assert second.returncode == 0, second.stderr
+        assert governance.member(consortium.registry, newcomer).status == status
+
+    listed = run_cli(env, "members", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(rf"{newcomer} │ Newcomer Credit\s+│ lender\s+│ active", listed.stdout), listed.stdout
+    assert re.search(rf"{accounts[0].address} │ Governor 1\s+│ governor\s+│ active", listed.stdout)
+    assert "threshold 2 of 3 active governors" in listed.stdout
+    assert re.search(r"│ reinstate\s+│ " + newcomer + r" │\s+│ 2/2\s+│ executed", listed.stdout)
+
+
+# ---------------------------------------------------------------------------------------------------- import
+
+
+def make_csv(path: Path, rows: int, bad_every: int, seed: int = 11) -> dict[int, str]:
+    """A CSV of loan histories; every `bad_every`-th row is broken in one of several ways. Returns
+    {row number: expected error code} of the bad rows (row 1 is the header)."""
+    rng = random.Random(seed)
+    columns = ["record_id", "event_type", "id_type", "id_number", "loan_number", "occurred_on",
+               "principal_fen", "outstanding_fen", "overdue_fen", "days_past_due"]  # fmt: skip
+    breakers = [
+        ("invalid_id", lambda r: r.update(id_number=r["id_number"][:17] + ("0" if r["id_number"][17] != "0" else "1"))),
+        ("invalid_amount", lambda r: r.update(principal_fen="-500")),
+        ("invalid_amount", lambda r: r.update(principal_fen="12.5")),
+        ("future_date", lambda r: r.update(occurred_on=(dt.date.today() + dt.timedelta(days=30)).isoformat())),
+        ("invalid_date", lambda r: r.update(occurred_on="2024-02-30")),
+        ("invalid_event_type", lambda r: r.update(event_type="loan_forgiven")),
+        ("invalid_row", None),
+    ]
+    bad: dict[int, str] = {}
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(columns)
+        for i in range(rows):
+            row_number = i + 2
+            opened = dt.date(2021, 1, 1) + dt.timedelta(days=rng.randrange(1500))
+            record = {
+                "record_id": f"HIST-{i:06d}", "event_type": "loan_opened", "id_type": "resident_id",
+                "id_number": sample_resident_id(rng), "loan_number": f"L-{i:06d}", "occurred_on": opened.isoformat(),
+                "principal_fen": str(rng.randrange(100_000, 5_000_000)), "outstanding_fen": "", "overdue_fen": "",
+                "days_past_due": "",
+            }  # fmt: skip
+            if i % bad_every == bad_every - 1:
+                code, breaker = breakers[(i // bad_every) % len(breakers)]
+                bad[row_number] = code
+                if breaker is None:
+                    out.writerow([record[c] for c in columns][:5])  # a short row
+                    continue
+                breaker(record)
+            out.writerow([record[c] for c in columns])
+    return bad
+
+
+def chain_event_count(consortium: Consortium, lender: str) -> int:
+    logs = rpc(consortium.w3, "eth_getLogs", [{
+        "address": consortium.deployment.ledger, "fromBlock": hex(consortium.deployment.block), "toBlock": "latest",
+        "topics": [CREDIT_EVENT_TOPIC, None, "0x" + "00" * 12 + lender[2:].lower()],
+    }])  # fmt: skip
+    return len(logs)
+
+
+@pytest.mark.slow
+def test_import_10k_rows_with_bad_rows(tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]) -> None:
+    lender = accounts[3]
+    env = gateway_env(tmp_path, consortium, lender)
+    source = tmp_path / "history.csv"
+    bad = make_csv(source, 10_000, bad_every=33)  # 303 bad rows, ~3 %
+    good = 10_000 - len(bad)
+
+    result = run_cli(env, "import", str(source), timeout=600)
+    line = one_line_error(result, f"{len(bad)} of 10000 rows not recorded", "history.errors.csv")
+    assert "fix them" in line
+    with (tmp_path / "history.errors.csv").open(newline="") as fh:
+        errors = list(csv.DictReader(fh))
+    assert {int(e["row"]): e["code"] for e in errors} == bad
+    assert all(e["message"] for e in errors)
+    assert re.search(rf"confirmed on chain\s+│ {good}", result.stdout), result.stdout
+
+    assert chain_event_count(consortium, lender.address) == good
+    with sqlite3.connect(tmp_path / "gw" / "gateway.db") as db:
+        statuses = dict(db.execute("SELECT status, count(*) FROM outbox WHERE kind = 'event' GROUP BY status"))
+    assert statuses == {"confirmed": good}
+
+    again = run_cli(env, "import", str(source), timeout=600)
+    one_line_error(again, f"{len(bad)} of 10000 rows not recorded")
+    assert re.search(rf"duplicates \(already stored\)\s+│ {good}", again.stdout), again.stdout
+    assert re.search(r"accepted \(new\)\s+│ 0 ", again.stdout), again.stdout
+    assert chain_event_count(consortium, lender.address) == good  # nothing twice
+
+
+def test_import_refuses_a_file_with_wrong_columns(
+    tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
+) -> None:
+    env = gateway_env(tmp_path, consortium, accounts[3])
+    source = tmp_path / "wrong.csv"
+    source.write_text("record_id,event_type,borrower\nA,loan_opened,x\n")
+    one_line_error(run_cli(env, "import", str(source)), "unknown column 'borrower'")
+    one_line_error(run_cli(env, "import", str(tmp_path / "missing.csv")), "not found")
+    with sqlite3.connect(tmp_path / "gw" / "gateway.db") as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+# ---------------------------------------------------------------------------------------------------- doctor
+
+
+@pytest.mark.slow
+def test_doctor_healthy_wrong_address_and_non_member(
+    tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
+) -> None:
+    healthy = run_cli(gateway_env(tmp_path, consortium, accounts[3], "ok"), "doctor")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "FAIL" not in healthy.stdout and "Lender A is an active lender" in healthy.stdout
+
+    outsider = run_cli(gateway_env(tmp_path, consortium, accounts[13], "outsider"), "doctor")
+    line = one_line_error(outsider, "signer membership", accounts[13].address, "not a member", "active lender")
+    assert "contracts" not in line
+
+    env = gateway_env(tmp_path, consortium, accounts[3], "moved")
+    deployment_file = Path(env["CREDITSHARE_HOME"]) / "deployment.json"
+    data = json.loads(deployment_file.read_text())
+    data["registry"] = accounts[15].address  # an account, not a contract
+    deployment_file.write_text(json.dumps(data))
+    wrong = run_cli(env, "doctor")
+    line = one_line_error(wrong, "contracts", accounts[15].address, "CREDITSHARE_DEPLOYMENT_FILE")
+    assert "skip" in wrong.stdout  # membership needs the contracts: skipped, not a second failure
+
+    env["CREDITSHARE_RPC_URL"] = f"http://127.0.0.1:{free_port()}"
+    down = run_cli(env, "doctor")
+    assert down.returncode == 1
+    assert "chain: no chain node answers" in down.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- report, verify
+
+
+@pytest.mark.slow
+def test_report_and_verify_from_the_terminal(
+    tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
+) -> None:
+    borrower = "11010519491231002X"
+    record = {"record_id": "R-1", "event_type": "loan_opened", "id_type": "resident_id", "id_number": borrower,
+              "loan_number": "LN-1", "occurred_on": "2026-01-05", "principal_fen": 5_000_000}  # fmt: skip
+    source = tmp_path / "one.csv"
+    with source.open("w", newline="") as fh:
+        out = csv.DictWriter(fh, fieldnames=list(record))
+        out.writeheader()
+        out.writerow(record)
+    lender_a = gateway_env(tmp_path, consortium, accounts[3], "a")
+    assert run_cli(lender_a, "import", str(source)).returncode == 0
+
+    lender_b = gateway_env(tmp_path, consortium, accounts[4], "b")  # another lender's gateway asks
+    shown = run_cli(lender_b, "report", "--id-number", borrower.lower(), "--consent-ref", "CONSENT-9")
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"active loans\s+│ 1 at 1 lender", shown.stdout), shown.stdout
+    assert re.search(r"Lender A\s+│ 2026-01-05 │ 50,000.00\s+│ 50,000.00\s+│ active", shown.stdout), shown.stdout
+    assert borrower not in shown.stdout  # the id is never echoed
+    inquiries = rpc(consortium.w3, "eth_getLogs", [{"address": consortium.deployment.ledger,
+        "fromBlock": hex(consortium.deployment.block), "toBlock": "latest", "topics": [INQUIRY_TOPIC]}])  # fmt: skip
+    assert len(inquiries) == 1  # the CLI report was recorded on chain as an inquiry
+    one_line_error(run_cli(lender_b, "report", "--id-number", "110105194912310021", "--consent-ref", "C"), "check")
+    one_line_error(run_cli(lender_b, "report", "--id-number", borrower, "--consent-ref", "C", "--purpose", "curiosity"),
+                   "--purpose")  # fmt: skip
+
+    request = tmp_path / "verify.json"
+    request.write_text(json.dumps({"lender": accounts[3].address, "record": record}))
+    verified = run_cli(lender_b, "verify", str(request))
+    assert verified.returncode == 0, verified.stderr
+    assert re.search(r"match\s+│ True", verified.stdout)
+    request.write_text(json.dumps({"lender": accounts[3].address, "record": {**record, "principal_fen": 500_000}}))
+    one_line_error(run_cli(lender_b, "verify", str(request)), "was not recorded", "tampered")
+    request.write_text("{not json")
+    one_line_error(run_cli(lender_b, "verify", str(request)), "is not a verify request")
+
+    audit = run_cli(lender_b, "audit", "verify")
+    assert audit.returncode == 0 and "intact" in audit.stdout
