@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is required: apt-get install nodejs npm"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required: apt-get install nodejs npm"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -33,7 +33,7 @@ run: setup
 	$(BIN)/creditshare demo
 
 ## The whole test suite: lint, types, pytest on a real Ganache, Brownie's own tests, slither.
-test: setup lint typecheck pytest brownie-test slither
+test: setup lint typecheck pytest brownie-test forge-test slither api-fuzz
 
 lint:
 	$(BIN)/ruff check src tests benchmarks scripts
@@ -66,6 +66,26 @@ brownie-test:
 
 slither:
 	bash scripts/slither.sh
+
+## Foundry fuzz and invariant tests of contracts/ (tests/forge, foundry.toml): forge from npm (package.json), offline,
+## compiling with the solc stand-in given by absolute path so the checkout can live anywhere.
+.PHONY: forge-test
+forge-test: setup
+	bash scripts/forge-test.sh
+
+## API fuzzing: schemathesis with all its checks against a real gateway on Ganache (tests/fuzz/run_schemathesis.py).
+## schemathesis 4.x needs a newer hypothesis than Brownie pins, so it has its own venv, pinned exactly.
+.PHONY: api-fuzz
+SCHEMATHESIS_VENV := .venv-schemathesis
+
+$(SCHEMATHESIS_VENV)/.installed: tools/schemathesis-requirements.txt
+	@test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r tools/schemathesis-requirements.txt
+	$(SCHEMATHESIS_VENV)/bin/python -m pip check
+	@touch $@
+
+api-fuzz: setup $(SCHEMATHESIS_VENV)/.installed
+	$(BIN)/python -m tests.fuzz.run_schemathesis --st $(SCHEMATHESIS_VENV)/bin/st
 
 ## Recompile contracts/ into src/creditshare/artifacts.
 artifacts: setup

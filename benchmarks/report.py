@@ -77,7 +77,7 @@ from creditshare.core.secrets import ConsortiumSecret
 from creditshare.devtools.devchain import DevChain, dev_accounts
 from creditshare.devtools.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
 from creditshare.devtools.samples import sample_resident_id
-from creditshare.domain.codec import EPOCH, ItemType, pack_event_data, pack_inquiry_data
+from creditshare.domain.codec import EPOCH, ItemType, event_word_problem, pack_event_data, pack_inquiry_data
 from creditshare.domain.identity import subject_key
 from creditshare.domain.report import (
     CorrectionFact,
@@ -303,10 +303,12 @@ def generate(
         day = report_day + rng.randrange(1, 31)
         if day > last or record_hash in touched:
             continue
-        touched.add(record_hash)
         amount = (word >> 152) & (2**64 - 1)
         amended = max(0, amount + rng.randrange(-amount // 10 - 1, amount // 10 + 2))
         new_word = (word & ~((2**64 - 1) << 152)) | (amended << 152)
+        if event_word_problem(new_word, latest_day=day + 1):  # an amendment the ledger (and a gateway) would refuse
+            continue
+        touched.add(record_hash)
         fixes[day].append((lender, (s, loan_key, nonzero(rng), new_word), record_hash))
     counts["correction"] = corrections
 
@@ -502,7 +504,7 @@ def ingest(
         stats.rows += batch.size
         segment[0] += batch.size
         segment[1] += t2 - t0
-        stats.events += len(batch.events)
+        stats.events += len(batch.table("events"))
         stats.logs += len(pending)
         stats.ranges += 1
         pending, times = [], {}
@@ -808,13 +810,13 @@ def naive_report(w3: Web3, deployment: Deployment, key: bytes, policy: Policy) -
                 r["overdue_fen"],
                 r["days_past_due"],
             )
-            for r in batch.events
+            for r in batch.table("events")
         ),
         tuple(
             CorrectionFact(
                 r["block_number"], r["log_index"], r["tx_hash"], r["lender"], r["original_hash"], r["record_hash"]
             )
-            for r in batch.corrections
+            for r in batch.table("corrections")
         ),
         tuple(
             DisputeFact(
@@ -826,11 +828,11 @@ def naive_report(w3: Web3, deployment: Deployment, key: bytes, policy: Policy) -
                 r["outcome"],
                 r["block_time"],
             )
-            for r in batch.disputes
+            for r in batch.table("disputes")
         ),
         tuple(
             InquiryFact(r["block_number"], r["log_index"], r["tx_hash"], r["lender"], r["purpose"], r["block_time"])
-            for r in batch.inquiries
+            for r in batch.table("inquiries")
         ),
     )
     names = {m["address"]: m["name"] for m in sorted(batch.members, key=lambda m: m["block_number"]) if m["name"]}

@@ -12,10 +12,17 @@ import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
  *   approval is counted on creation, so with a threshold above one no governor can act alone.
  * - The invariant `1 <= threshold <= activeGovernors` holds after every transaction: an action that would break
  *   it reverts with {RegistryInvalidThreshold}.
- * - Approvals are counted, not re-checked at execution. So that a vote of a governor who has since been
- *   suspended or removed can never count, any change to the active governor set or to the threshold advances
- *   the governance epoch, and proposals from an earlier epoch are stale. This costs nothing per vote and needs
- *   no loop over open proposals.
+ * - Approvals are counted, not re-checked at execution. Instead a proposal is bound to the state it was created
+ *   in, by three counters that only grow, and is stale once one of them has moved on:
+ *   - the governance epoch: any change to the active governor set or to the threshold, so that a vote of a
+ *     governor who has since been suspended or removed can never count;
+ *   - the pause epoch (Pause and Unpause proposals): every pause or unpause, so that two old votes on an Unpause
+ *     cannot lift a later emergency pause with one fresh vote;
+ *   - the target member's version (member actions): every change to that member, so that old votes to reinstate
+ *     or promote a member cannot be replayed after the member was changed again.
+ *   Staleness is checked on every approval, including the one that executes, so every executed action had
+ *   `threshold` approvals given after the last change relevant to it. This costs one comparison per counter per
+ *   vote and needs no loop over open proposals.
  * - `Removed` is final; `Suspended` can be reinstated. Ledger writes check `isActive` on every call, so a
  *   suspension takes effect from the next block.
  */
@@ -26,10 +33,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     mapping(address account => Member) private _members;
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
+    mapping(address account => uint64 version) private _memberVersions;
 
     uint256 private _proposalCount;
     uint64 private immutable _proposalLifetime;
     uint64 private _epoch;
+    uint64 private _pauseEpoch;
     uint32 private _threshold;
     uint32 private _activeGovernors;
     bool private _paused;
@@ -75,7 +84,9 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         p.role = role;
         p.expiresAt = expiresAt;
         p.epoch = _epoch;
+        p.pauseEpoch = _pauseEpoch;
         p.target = target;
+        p.targetVersion = _memberVersions[target];
         p.proposer = msg.sender;
         p.value = value;
         p.name = name;
@@ -89,7 +100,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (p.action == Action.None) revert RegistryUnknownProposal(proposalId);
         if (p.executed) revert RegistryProposalAlreadyExecuted(proposalId);
         if (block.timestamp > p.expiresAt) revert RegistryProposalExpired(proposalId, p.expiresAt);
-        if (p.epoch != _epoch) revert RegistryProposalStale(proposalId, p.epoch, _epoch);
+        _checkFresh(proposalId, p);
         _approve(proposalId, p);
     }
 
@@ -137,6 +148,16 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function pauseEpoch() external view returns (uint64) {
+        return _pauseEpoch;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function memberVersion(address account) external view returns (uint64) {
+        return _memberVersions[account];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function proposalLifetime() external view returns (uint64) {
         return _proposalLifetime;
     }
@@ -152,6 +173,21 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     function _checkGovernor(address account) internal view {
         Member storage m = _members[account];
         if (m.status != MemberStatus.Active || m.role != Role.Governor) revert RegistryNotGovernor(account);
+    }
+
+    /// @dev Reverts with {RegistryProposalStale}, {RegistryProposalStalePause} or {RegistryProposalStaleTarget}
+    /// when the state the proposal depends on has changed since it was created.
+    function _checkFresh(uint256 proposalId, Proposal storage p) internal view {
+        if (p.epoch != _epoch) revert RegistryProposalStale(proposalId, p.epoch, _epoch);
+        Action action = p.action;
+        if ((action == Action.Pause || action == Action.Unpause) && p.pauseEpoch != _pauseEpoch) {
+            revert RegistryProposalStalePause(proposalId, p.pauseEpoch, _pauseEpoch);
+        }
+        address target = p.target;
+        uint64 version = _memberVersions[target];
+        if (p.targetVersion != version) {
+            revert RegistryProposalStaleTarget(proposalId, target, p.targetVersion, version);
+        }
     }
 
     /// @dev Records the caller's approval and executes the proposal once the threshold is met.
@@ -254,6 +290,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         m.status = MemberStatus.Active;
         m.since = uint64(block.timestamp);
         m.name = name;
+        _advanceMemberVersion(account);
         emit MemberAdmitted(account, role, name);
         if (role == Role.Governor) _adjustGovernors(true);
     }
@@ -268,6 +305,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (previous == role) revert RegistryRoleUnchanged(account, role);
         m.role = role;
         m.since = uint64(block.timestamp);
+        _advanceMemberVersion(account);
         emit MemberRoleChanged(account, previous, role);
         if (status == MemberStatus.Active) {
             if (previous == Role.Governor) _adjustGovernors(false);
@@ -289,6 +327,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         Role role = m.role;
         m.status = next;
         m.since = uint64(block.timestamp);
+        _advanceMemberVersion(account);
         emit MemberStatusChanged(account, previous, next);
         if (role == Role.Governor) {
             bool wasActive = previous == MemberStatus.Active;
@@ -308,10 +347,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _advanceEpoch();
     }
 
-    /// @dev Pauses or resumes ledger writes. Emits {Paused} or {Unpaused}.
+    /// @dev Pauses or resumes ledger writes and advances the pause epoch, making every open Pause and Unpause
+    /// proposal stale. Emits {Paused} or {Unpaused}.
     function _setPaused(uint256 proposalId, bool pause) internal {
         if (_paused == pause) revert RegistryPauseUnchanged(_paused);
         _paused = pause;
+        ++_pauseEpoch;
         if (pause) emit Paused(proposalId);
         else emit Unpaused(proposalId);
     }
@@ -323,6 +364,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (count < _threshold) revert RegistryInvalidThreshold(_threshold, count);
         _activeGovernors = count;
         _advanceEpoch();
+    }
+
+    /// @dev Makes every open proposal on `account` stale. The caller emits the member event that goes with it
+    /// ({MemberAdmitted}, {MemberRoleChanged} or {MemberStatusChanged}), one per advance.
+    function _advanceMemberVersion(address account) internal {
+        ++_memberVersions[account];
     }
 
     /// @dev Makes every open proposal stale. Emits {GovernanceEpochAdvanced}.

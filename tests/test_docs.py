@@ -17,7 +17,7 @@ import pytest
 from creditshare.api.openapi import openapi_schema, render
 from creditshare.core.config import ENV_PREFIX, Settings
 from creditshare.domain.identity import InvalidIdentity
-from creditshare.write.outbox import _PYDANTIC_CODES
+from creditshare.write.outcomes import PYDANTIC_CODES
 from creditshare.write.submitter import FATAL_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +188,7 @@ def api_error_codes() -> set[str]:
 
 def record_codes() -> set[str]:
     """Every per-record rejection or failure code: validation (records, identity, outbox) and the submitter."""
-    codes = set(_PYDANTIC_CODES.values()) | set(FATAL_ERRORS.values())
+    codes = set(PYDANTIC_CODES.values()) | set(FATAL_ERRORS.values())
     for module in ("domain/records", "domain/identity", "write/outbox", "write/submitter", "write/batches"):
         for call in _calls(SRC / f"{module}.py"):
             name = _name(call)

@@ -49,14 +49,20 @@ interface IConsortiumRegistry {
         string name;
     }
 
-    /// @notice A governance proposal.
+    /// @notice A governance proposal. It is bound to the state it was created in: once the governance epoch, the
+    /// pause epoch (Pause/Unpause proposals) or the target's version (member actions) has moved on, it is stale and
+    /// can no longer be approved, so every executed action had `threshold` approvals given after the last change
+    /// relevant to it.
     /// @param action The action executed once `approvals` reaches the threshold.
     /// @param role The role for `Admit` and `ChangeRole`.
     /// @param executed Whether the action has been executed.
     /// @param approvals Number of distinct governors that approved.
     /// @param expiresAt Block timestamp after which the proposal can no longer be approved.
     /// @param epoch Governance epoch at creation; the proposal is stale once the epoch moves on.
+    /// @param pauseEpoch Pause epoch at creation; a Pause or Unpause proposal is stale once it moves on.
     /// @param target The member the action applies to (zero for threshold and pause actions).
+    /// @param targetVersion The target's version at creation; the proposal is stale once it moves on (always 0
+    /// for the zero address).
     /// @param proposer The governor that created the proposal.
     /// @param value The new threshold for `SetThreshold`.
     /// @param name The display name for `Admit`.
@@ -67,7 +73,9 @@ interface IConsortiumRegistry {
         uint16 approvals;
         uint64 expiresAt;
         uint64 epoch;
+        uint64 pauseEpoch;
         address target;
+        uint64 targetVersion;
         address proposer;
         uint256 value;
         string name;
@@ -154,6 +162,23 @@ interface IConsortiumRegistry {
     /// @param proposalEpoch The epoch the proposal was created in.
     /// @param currentEpoch The current epoch.
     error RegistryProposalStale(uint256 proposalId, uint64 proposalEpoch, uint64 currentEpoch);
+
+    /// @notice Thrown when approving a Pause or Unpause proposal created before the consortium was last paused or
+    /// unpaused (an old vote must not re-apply a pause state that governance has since changed).
+    /// @param proposalId The id.
+    /// @param proposalPauseEpoch The pause epoch the proposal was created in.
+    /// @param currentPauseEpoch The current pause epoch.
+    error RegistryProposalStalePause(uint256 proposalId, uint64 proposalPauseEpoch, uint64 currentPauseEpoch);
+
+    /// @notice Thrown when approving a member action created before its target member last changed (admitted,
+    /// role changed, suspended, reinstated or removed).
+    /// @param proposalId The id.
+    /// @param target The member.
+    /// @param proposalVersion The member's version when the proposal was created.
+    /// @param currentVersion The member's current version.
+    error RegistryProposalStaleTarget(
+        uint256 proposalId, address target, uint64 proposalVersion, uint64 currentVersion
+    );
 
     /// @notice Thrown when a governor approves the same proposal twice.
     /// @param proposalId The id.
@@ -253,6 +278,11 @@ interface IConsortiumRegistry {
 
     /**
      * @notice Approves a proposal; executes it when this approval meets the threshold.
+     * @dev Staleness is checked on every approval, so the approval that executes proves that the state the
+     * proposal depends on has not changed since it was created: all its approvals were given after the last
+     * relevant change. Checks in this order: unknown, executed, expired, governance epoch ({RegistryProposalStale}),
+     * pause epoch for Pause/Unpause ({RegistryProposalStalePause}), target version ({RegistryProposalStaleTarget}),
+     * double approval.
      *
      * Requirements:
      * - the caller is an active governor that has not approved this proposal;
@@ -300,6 +330,16 @@ interface IConsortiumRegistry {
     /// @notice Current governance epoch; advances when the active governor set or the threshold changes.
     /// @return The epoch.
     function governanceEpoch() external view returns (uint64);
+
+    /// @notice Current pause epoch; advances with every pause and unpause (one per {Paused} / {Unpaused} event).
+    /// @return The pause epoch.
+    function pauseEpoch() external view returns (uint64);
+
+    /// @notice Current version of `account`; advances with every change to that member (one per {MemberAdmitted},
+    /// {MemberRoleChanged} and {MemberStatusChanged} event naming it). Zero for an address never admitted.
+    /// @param account The address.
+    /// @return The version.
+    function memberVersion(address account) external view returns (uint64);
 
     /// @notice Seconds a proposal stays open.
     /// @return The lifetime.

@@ -13,10 +13,13 @@ pragma solidity ^0.8.24;
  *                         1 LoanOpened, 2 Repayment, 3 Overdue, 4 Default, 5 Settled, 6 WrittenOff, 16 Inquiry.
  *                         Credit events: bytes 1-4 occurred-on day (days since 1970-01-01), bytes 5-12 amount in
  *                         fen (principal or outstanding), bytes 13-20 overdue amount in fen, bytes 21-22 days past
- *                         due, bytes 23-31 zero. Inquiries: byte 1 purpose code (non-zero), bytes 2-31 zero.
+ *                         due, bytes 23-31 zero. Inquiries: byte 1 purpose code (1-5), bytes 2-31 zero.
  *
- * The contract validates what it must to keep the log well-formed (non-zero keys, known item type); amounts and
- * dates are validated by the submitting gateway.
+ * Every other member may be hostile or buggy, so the contract checks every field of the data word that it can
+ * check from the word alone (see {recordBatch}): exactly the rules the gateway's own validation guarantees for its
+ * records, so an honest gateway never meets these errors. What needs off-chain knowledge (that a record hash
+ * commits to a real record, that a loan key's events form a plausible history, that a loan was opened before it
+ * is repaid) stays with the readers, which treat every log as untrusted.
  */
 interface ICreditLedger {
     /// @notice A pointer to a record already on chain, with the proof that it was recorded by `lender`.
@@ -69,10 +72,40 @@ interface ICreditLedger {
     /// @param index The item's position in the batch.
     error LedgerZeroKey(uint256 index);
 
-    /// @notice Thrown when an item's type byte is not a known type (or an inquiry has purpose 0).
+    /// @notice Thrown when an item's type byte is not a known type, or is an inquiry given to {correctRecord}.
     /// @param index The item's position in the batch.
     /// @param itemType The type byte.
     error LedgerUnknownItemType(uint256 index, uint8 itemType);
+
+    /// @notice Thrown when a credit event's day is before EARLIEST_DAY (7305: 1990-01-01) or after the day after the
+    /// block's day (`block.timestamp / 86400 + 1`: a gateway in UTC+8 may already be one day ahead of UTC).
+    /// @param index The item's position in the batch.
+    /// @param day The item's day (days since 1970-01-01).
+    /// @param earliest The earliest day accepted.
+    /// @param latest The latest day accepted in this block.
+    error LedgerInvalidDay(uint256 index, uint32 day, uint32 earliest, uint32 latest);
+
+    /// @notice Thrown when a credit event's amounts do not fit its type. Every type: amount and overdue amount
+    /// <= MAX_FEN (10^15), days past due <= MAX_DAYS_PAST_DUE (36,500). LoanOpened: amount > 0, overdue amount
+    /// and days past due 0. Repayment, Overdue, Default: overdue amount <= amount. Overdue: overdue amount > 0 and
+    /// days past due > 0. Settled: all three 0. WrittenOff: nothing more.
+    /// @param index The item's position in the batch.
+    /// @param itemType The item's type.
+    /// @param amountFen Bytes 5-12: the principal (LoanOpened) or the outstanding balance, in fen.
+    /// @param overdueFen Bytes 13-20: the overdue amount, in fen.
+    /// @param daysPastDue Bytes 21-22: days past due.
+    error LedgerInvalidAmounts(uint256 index, uint8 itemType, uint64 amountFen, uint64 overdueFen, uint16 daysPastDue);
+
+    /// @notice Thrown when an inquiry's purpose code is not one of 1-5 (loan application, post-loan management,
+    /// guarantee, dispute verification, regulatory).
+    /// @param index The item's position in the batch.
+    /// @param purpose The purpose byte.
+    error LedgerInvalidPurpose(uint256 index, uint8 purpose);
+
+    /// @notice Thrown when the bytes a data word does not use (credit event: 23-31; inquiry: 2-31) are not zero.
+    /// @param index The item's position in the batch.
+    /// @param data The whole data word.
+    error LedgerNonZeroPadding(uint256 index, uint256 data);
 
     /// @notice Thrown when a record reference does not match the digest stored for that batch.
     /// @param lender The lender named in the reference.
@@ -160,10 +193,15 @@ interface ICreditLedger {
      * advances by one per batch, so a replayed or reordered batch reverts with {LedgerBatchOutOfOrder}.
      * One storage slot per batch keeps the batch digest, which later proves record ownership for corrections.
      *
+     * Each item is checked in byte order, and the first failing check of the first failing item reverts the whole
+     * batch: non-zero keys ({LedgerZeroKey}), a known type ({LedgerUnknownItemType}); for a credit event its day
+     * ({LedgerInvalidDay}), its amounts for its type ({LedgerInvalidAmounts}) and zero unused bytes
+     * ({LedgerNonZeroPadding}); for an inquiry its purpose ({LedgerInvalidPurpose}) and zero unused bytes.
+     *
      * Requirements:
      * - the caller is an active lender and the consortium is not paused;
      * - `seq` is the caller's next sequence number;
-     * - `items` holds 1 ..= MAX_BATCH_SIZE four-word items, each with non-zero keys and a known type.
+     * - `items` holds 1 ..= MAX_BATCH_SIZE four-word items, each valid as above.
      *
      * Emits one {CreditEventRecorded} or {InquiryRecorded} per item, then {BatchRecorded}.
      * @param seq The caller's next sequence number.
@@ -179,7 +217,7 @@ interface ICreditLedger {
      * in the digest as zero). A record may be corrected more than once; readers apply the latest in chain order.
      *
      * Requirements:
-     * - as for {recordBatch}, with a single credit-event item;
+     * - as for {recordBatch}, with a single credit-event item (checked as there, at index 0);
      * - `original` matches a stored batch digest and its lender is the caller.
      *
      * Emits {CreditEventRecorded}, {CreditEventCorrected} and {BatchRecorded}.

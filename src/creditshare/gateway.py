@@ -15,7 +15,8 @@ from creditshare.chain.rpc import contract_at, make_web3
 from creditshare.chain.transactor import Transactor
 from creditshare.core.config import Settings
 from creditshare.core.crypto import RecordCipher
-from creditshare.core.db import Sessions, checkpoint, make_engine, session_factory
+from creditshare.core.db import Sessions, checkpoint_loop, make_engine, session_factory
+from creditshare.core.db.lease import Lease
 from creditshare.core.keystore import load_signer
 from creditshare.core.metrics import Metrics
 from creditshare.core.ratelimit import RateLimiter
@@ -27,6 +28,8 @@ from creditshare.read.follower import Follower
 from creditshare.read.health import Progress, Readiness, readiness
 from creditshare.read.queries import Queries
 from creditshare.write.outbox import Outbox
+from creditshare.write.reseal import reseal_legacy
+from creditshare.write.seal import RowSeal
 from creditshare.write.submitter import Submitter, SubmitterConfig
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,10 @@ class Gateway:
         self.factory: Sessions = session_factory(self.engine)
         self.metrics = Metrics()
         secret = consortium_secret(settings)
-        self.outbox = Outbox(self.factory, RecordCipher(record_key(settings)), self.lender, secret)
+        cipher = RecordCipher(record_key(settings))
+        self.outbox = Outbox(self.factory, cipher, self.lender, secret)
+        self._seal = RowSeal(cipher, self.lender)
+        self._secret = secret
         self.w3 = make_web3(settings.rpc_url)
         self.registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
         ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
@@ -53,6 +59,7 @@ class Gateway:
             Transactor(self.w3, account),
             LedgerClient(ledger, self.registry, self.lender),
             self.metrics,
+            self._seal,
             SubmitterConfig(
                 batch_size=settings.batch_size,
                 batch_interval=settings.batch_interval,
@@ -65,10 +72,13 @@ class Gateway:
             self.deployment,
             confirmations=settings.confirmations,
             max_range=settings.index_range,
+            metrics=self.metrics,
+            lease=Lease(self.factory, f"follower:{self.deployment.ledger.lower()}"),
         )
         self.audit = AuditLog(self.factory)
         self.queries = Queries(
             self.factory,
+            lender=self.lender,
             secret=secret,
             policy=Policy.load(settings.policy_file),
             audit=self.audit,
@@ -83,12 +93,16 @@ class Gateway:
 
     def start(self) -> None:
         """Start the background threads: submitter and index follower (as the settings say) and the WAL
-        checkpointer."""
+        checkpointer. Rows stored before seals bound every on-chain column are checked and re-sealed first."""
+        if self.settings.submitter:
+            resealed = reseal_legacy(self.factory, self._seal, self.lender, self._secret)
+            if resealed.resealed or resealed.refused:
+                log.warning("outbox: %s rows re-sealed, %s refused as tampered", resealed.resealed, resealed.refused)
         self._stop.clear()
         threads = {
             "submitter": (self.settings.submitter, self.submitter.run),
             "index": (self.settings.index, self.follower.run),
-            "checkpoint": (True, self._checkpoint_loop),
+            "checkpoint": (True, lambda stop: checkpoint_loop(self.engine, stop)),
         }
         for name, (enabled, target) in threads.items():
             if enabled and name not in self._threads:
@@ -97,18 +111,14 @@ class Gateway:
                 self._threads[name] = thread
 
     def stop(self) -> None:
+        """Stop the threads, give the follower lease back (if this process took it) and close the database."""
         self._stop.set()
         for thread in self._threads.values():
             thread.join(timeout=30)
         self._threads.clear()
+        if self.follower.lease is not None and self.follower.lease.token is not None:
+            self.follower.lease.release()
         self.engine.dispose()
-
-    def _checkpoint_loop(self, stop: threading.Event) -> None:
-        while not stop.wait(1.0):
-            try:
-                checkpoint(self.engine)
-            except Exception:  # a failed checkpoint is retried next second
-                log.warning("WAL checkpoint failed", exc_info=True)
 
     def backlog(self) -> int:
         """Outbox items not yet confirmed or failed."""
@@ -121,5 +131,7 @@ class Gateway:
             backlog=self.backlog(),
             last_confirmed_block=self.submitter.last_confirmed_block,
             errors={"index_error": self.follower.last_error or "", "submitter_error": self.submitter.last_error or ""},
+            index_lag=self.follower.lag if self.settings.index else None,
+            index_stalled=self.follower.stalled(self.settings.index_stall_seconds) if self.settings.index else None,
         )
         return readiness(self.w3, self.deployment, self.registry, self.lender, self.factory, progress)

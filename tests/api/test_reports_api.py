@@ -479,9 +479,11 @@ def test_application_inquiries_counted_in_other_members_reports_post_loan_not(no
     assert first["summary"]["application_inquiry_lenders_30d"] == 1
     assert first["summary"]["application_inquiry_lenders_90d"] == 1
     assert first["summary"]["application_inquiry_lenders_180d"] == 1
-    # Only the inquiries the counts used are cited: A's two applications, not B's post-loan inquiry.
-    applications, post_loan = [(s["tx_hash"], s["log_index"]) for s in confirmed[:2]], confirmed[2]
-    assert sorted(cited_inquiries(first)) == sorted(applications)
+    # Each counted lender's newest application inquiry is cited: A's later one, not its first (one lender counts
+    # once), nor B's post-loan inquiry.
+    applications, post_loan = [(s["block_number"], s["log_index"], s["tx_hash"]) for s in confirmed[:2]], confirmed[2]
+    newest_a = max(applications)[2], max(applications)[1]
+    assert cited_inquiries(first) == [newest_a]
 
     application_b = b.wait_confirmed(b.report(report_body(id_number, "loan_application"))["inquiry_event_id"])
     c.wait_indexed(application_b["block_number"])
@@ -490,7 +492,7 @@ def test_application_inquiries_counted_in_other_members_reports_post_loan_not(no
 
     assert second["summary"]["application_inquiry_lenders_30d"] == 2
     cited = cited_inquiries(second)
-    assert sorted(cited) == sorted([*applications, (application_b["tx_hash"], application_b["log_index"])])
+    assert sorted(cited) == sorted([newest_a, (application_b["tx_hash"], application_b["log_index"])])
     assert (post_loan["tx_hash"], post_loan["log_index"]) not in cited
 
 

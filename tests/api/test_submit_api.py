@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +24,7 @@ from creditshare.devtools.devchain import DevChain
 from creditshare.domain.records import CreditEventIn, normalise_event
 from tests.api.conftest import NON_MEMBER, SUSPENDED, LiveGateway, RecordFactory, start_gateway
 from tests.support import Consortium
-from tests.support.gateways import TEST_SECRET_HEX
+from tests.support.gateways import TEST_SECRET_HEX, wait_until
 
 MB = 1024 * 1024
 
@@ -117,9 +118,11 @@ def test_submit_list_of_three_returns_three_results(
         assert gateway.wait_settled(api, event_id)["status"] == "confirmed"
 
 
-def test_submit_same_record_id_again_is_duplicate_of_original(
+def test_submit_same_record_again_is_duplicate_other_content_is_a_conflict(
     gateway: LiveGateway, api: httpx.Client, new_record: RecordFactory
 ) -> None:
+    """The same record again is a `duplicate` of the original; the same record id with other content used to be
+    answered `duplicate` too, silently dropping the new content: it is a `record_id_conflict` now."""
     record = new_record()
     original = api.post("/v1/events", json=record).json()["results"][0]["event_id"]
     rows = gateway.outbox_rows()
@@ -128,14 +131,16 @@ def test_submit_same_record_id_again_is_duplicate_of_original(
     changed = api.post("/v1/events", json={**record, "principal_fen": 1})  # same id, other content
     within = api.post("/v1/events", json=[record, record])
 
-    for response in (again, changed):
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert (body["accepted"], body["duplicates"], body["rejected"]) == (0, 1, 0)
-        assert body["results"][0] == {
-            "index": 0, "record_id": record["record_id"], "status": "duplicate", "event_id": original,
-            "code": None, "message": None, "field": None,
-        }  # fmt: skip
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (0, 1, 0)
+    assert body["results"][0] == {
+        "index": 0, "record_id": record["record_id"], "status": "duplicate", "event_id": original,
+        "code": None, "message": None, "field": None,
+    }  # fmt: skip
+    assert changed.status_code == 422, changed.text
+    assert changed.json()["error"]["code"] == "record_id_conflict"
+    assert changed.json()["error"]["results"][0]["status"] == "rejected"
     assert within.status_code == 200
     assert [(r["status"], r["event_id"]) for r in within.json()["results"]] == [("duplicate", original)] * 2
     assert gateway.outbox_rows() == rows
@@ -454,20 +459,27 @@ def test_readyz_503_and_records_fail_when_signer_not_member(
                 assert final["tx_hash"] is None
 
 
-def test_readyz_503_and_new_records_fail_after_lender_suspended(
+def test_readyz_503_and_new_records_wait_while_lender_suspended_then_land(
     governed: Consortium,
     devchain: DevChain,
     accounts: list[LocalAccount],
     tmp_path: Path,
     new_record: RecordFactory,
 ) -> None:
+    """A suspension is reversible: records accepted meanwhile wait in the outbox (they used to fail for good,
+    `signer_not_active_lender`, and their record ids could never be sent again) and land after reinstatement.
+    Meanwhile the gateway answers no reports (503 `lender_not_active`): its inquiry could not be recorded."""
     lender = accounts[SUSPENDED]
     governed.admit_lender(lender, "Soon Suspended Lender")
+    report = {"id_type": "resident_id", "id_number": "11010519491231002X", "purpose": "loan_application",
+              "consent_ref": "C-1"}  # fmt: skip
     with (
-        start_gateway(tmp_path, lender, governed, devchain, ("submit",)) as live,
+        start_gateway(tmp_path, lender, governed, devchain, ("submit", "query")) as live,
         live.client(live.keys["submit"]) as api,
+        live.client(live.keys["query"]) as underwriter,
         live.client() as anonymous,
     ):
+        assert wait_until(lambda: underwriter.post("/v1/reports", json=report).status_code == 200, timeout=30)
         assert anonymous.get("/readyz").status_code == 200
         before = api.post("/v1/events", json=new_record()).json()["results"][0]["event_id"]
         assert live.wait_settled(api, before)["status"] == "confirmed"
@@ -480,9 +492,16 @@ def test_readyz_503_and_new_records_fail_after_lender_suspended(
         assert ready.json()["signer_status"] == "lender/suspended"
         after = api.post("/v1/events", json=new_record())
         assert after.status_code == 200, after.text
-        final = live.wait_settled(api, after.json()["results"][0]["event_id"])
-        assert final["status"] == "failed", final
-        assert final["error"]["code"] == "signer_not_active_lender"
+        waiting = after.json()["results"][0]["event_id"]
+        time.sleep(3)  # several submitter rounds
+        assert api.get(f"/v1/events/{waiting}").json()["status"] == "pending"
+        assert "suspended" in anonymous.get("/readyz").json()["submitter_error"]
+        refused = underwriter.post("/v1/reports", json=report)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (503, "lender_not_active"), refused.text
+
+        governed.enact(Action.REINSTATE, lender.address)
+        assert wait_until(lambda: underwriter.post("/v1/reports", json=report).status_code == 200, timeout=30)
+        assert live.wait_settled(api, waiting, timeout=60)["status"] == "confirmed"
         assert api.get(f"/v1/events/{before}").json()["status"] == "confirmed"
 
 
@@ -529,7 +548,7 @@ def test_openapi_documents_events_and_record_schema(gateway: LiveGateway) -> Non
     assert {"record_id", "event_type", "id_type", "id_number", "loan_number", "occurred_on"} <= set(record["required"])
     assert "principal_fen" in record["properties"]
     body = schema["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
-    assert body["schema"]["$ref"] == "#/components/schemas/CreditEventIn"
+    assert {"$ref": "#/components/schemas/CreditEventIn"} in body["schema"]["anyOf"]  # one record, or a list
 
 
 def test_submit_same_record_concurrently_stores_it_once(gateway: LiveGateway, new_record: RecordFactory) -> None:

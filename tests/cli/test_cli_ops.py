@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -22,8 +23,8 @@ from creditshare.chain import governance
 from creditshare.chain.governance import MemberStatus, Role
 from creditshare.chain.rpc import rpc
 from creditshare.devtools.devchain import free_port
-from tests.support import Consortium
-from tests.support.gateways import GatewayEnv
+from tests.support import Consortium, credit_item
+from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
 from tests.support.records import sample_resident_id
 
 CLI = [sys.executable, "-m", "creditshare.cli"]
@@ -211,6 +212,11 @@ def test_import_10k_rows_with_bad_rows(tmp_path: Path, consortium: Consortium, a
         errors = list(csv.DictReader(fh))
     assert {int(e["row"]): e["code"] for e in errors} == bad
     assert all(e["message"] for e in errors)
+    with source.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    bad_ids = {rows[n - 2].get("id_number") or "" for n in bad} - {""}
+    text = (tmp_path / "history.errors.csv").read_text()
+    assert bad_ids and [i for i in bad_ids if i in text] == []  # the error file never repeats an ID
     assert re.search(rf"confirmed on chain\s+│ {good}", result.stdout), result.stdout
 
     assert chain_event_count(consortium, lender.address) == good
@@ -310,3 +316,48 @@ def test_report_and_verify_from_the_terminal(
 
     audit = run_cli(lender_b, "audit", "verify")
     assert audit.returncode == 0 and "intact" in audit.stdout
+
+
+@pytest.mark.slow
+def test_cli_beside_a_running_gateway_starts_no_second_follower(
+    tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
+) -> None:
+    """While `creditshare serve` follows the chain into its database, `sync` refuses to race it and `report`
+    answers from the index the gateway keeps (two followers used to write the same cursor)."""
+    env_obj = GatewayEnv(tmp_path / "gw", accounts[4], str(consortium.w3.provider.endpoint_uri), consortium.deployment)  # type: ignore[attr-defined]
+    env = {**env_obj.environ(), "COLUMNS": "200"}
+    gateway = GatewayProcess(env_obj).start()
+    try:
+        wait_until(lambda: httpx.get(env_obj.url + "/readyz", timeout=10).json().get("indexed_block"), timeout=60)
+        one_line_error(run_cli(env, "sync"), "follows the chain into this database")
+        shown = run_cli(env, "report", "--id-number", "11010519491231002X", "--consent-ref", "C-1")
+        assert shown.returncode == 0, shown.stderr
+        assert "the running gateway keeps this database's index" in shown.stderr
+    finally:
+        gateway.stop()
+    synced = run_cli(env, "sync")  # the gateway stopped and gave its lease up: the CLI may follow now
+    assert synced.returncode == 0 and "indexed to block" in synced.stdout, synced.stderr
+
+
+@pytest.mark.slow
+def test_sync_follow_checkpoints_the_wal(tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]) -> None:
+    """`sync --follow` writes the index through SQLite's WAL with auto-checkpoints off: it must checkpoint itself,
+    or the main database file never gets the rows (and the WAL grows without end)."""
+    env = gateway_env(tmp_path, consortium, accounts[3])
+    database = tmp_path / "gw" / "gateway.db"
+    follower = subprocess.Popen([*CLI, "sync", "--follow"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: database.exists(), timeout=60)
+        consortium.record(accounts[3], [credit_item() for _ in range(5)])
+
+        def in_main_file() -> int:  # read the main file alone, ignoring the WAL
+            with sqlite3.connect(f"file:{database}?immutable=1", uri=True) as db:
+                try:
+                    return int(db.execute("SELECT count(*) FROM idx_events").fetchone()[0])
+                except sqlite3.DatabaseError:
+                    return 0
+
+        assert wait_until(lambda: in_main_file() >= 5, timeout=60)
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)

@@ -15,8 +15,9 @@ from web3.types import TxReceipt
 from creditshare.chain.artifacts import DecodedEvent
 from creditshare.chain.governance import Action, Role
 from creditshare.core.exceptions import TransactionFailed
-from creditshare.domain import codec
+from creditshare.domain import codec, records
 from creditshare.domain.codec import ItemType
+from creditshare.domain.purposes import Purpose
 from tests.support import Consortium, credit_item, events, expect_revert, inquiry_item, random_key
 
 Item = tuple[bytes, bytes, bytes, int]
@@ -325,13 +326,23 @@ def test_record_batch_word_count_not_multiple_of_four_rejected(
     assert next_seq(consortium, lender_a) == 0
 
 
+def typical_item(item_type: ItemType, n: int) -> Item:
+    """A valid credit event of `item_type` whose day and amounts vary with `n` (n < 1,000)."""
+    amount, overdue, days_past_due = {
+        ItemType.LOAN_OPENED: (1_000 + n, 0, 0),
+        ItemType.REPAYMENT: (1_000 + n, n, n),
+        ItemType.OVERDUE: (1_000 + n, n + 1, n + 1),
+        ItemType.DEFAULT: (1_000 + n, 1_000 + n, 90 + n),
+        ItemType.SETTLED: (0, 0, 0),
+        ItemType.WRITTEN_OFF: (n, 2_000 + n, 180 + n),  # a write-off may show more overdue than outstanding
+    }[item_type]
+    return credit_item(item_type, dt.date(2024, 1, 1) + dt.timedelta(days=n), amount, overdue, days_past_due)
+
+
 def test_record_batch_max_size_accepted(consortium: Consortium, lender_a: LocalAccount) -> None:
     max_size = consortium.ledger.functions.MAX_BATCH_SIZE().call()
     assert max_size == 256
-    items = [
-        credit_item(CREDIT_TYPES[i % len(CREDIT_TYPES)], dt.date(2024, 1, 1) + dt.timedelta(days=i), 1000 + i, i, i)
-        for i in range(max_size)
-    ]
+    items = [typical_item(CREDIT_TYPES[i % len(CREDIT_TYPES)], i) for i in range(max_size)]
     receipt = consortium.record(lender_a, items, seq=0)
 
     decoded = events(receipt)
@@ -384,8 +395,9 @@ def test_record_batch_unknown_item_type_rejected(
 
 @pytest.mark.parametrize("data", [16 << 248, (16 << 248) | 0xFF], ids=["bare", "purpose_zero_low_bytes_set"])
 def test_record_batch_inquiry_purpose_zero_rejected(consortium: Consortium, lender_a: LocalAccount, data: int) -> None:
+    """Purpose 0 is an invalid purpose (reported before the non-zero padding: checks run in byte order)."""
     items = [inquiry_item(), credit_item(), (random_key(), random_key(), random_key(), data)]
-    expect_error(record_items(consortium, lender_a, 0, items), "LedgerUnknownItemType", 2, 16)
+    expect_error(record_items(consortium, lender_a, 0, items), "LedgerInvalidPurpose", 2, 0)
 
 
 def test_record_batch_first_bad_item_reported(consortium: Consortium, lender_a: LocalAccount) -> None:
@@ -397,14 +409,16 @@ def test_record_batch_first_bad_item_reported(consortium: Consortium, lender_a: 
 
 
 def test_record_batch_every_credit_type_round_trips(consortium: Consortium, lender_a: LocalAccount) -> None:
-    max_u64, max_u16 = 2**64 - 1, 2**16 - 1
+    """Every type at the edges the ledger accepts (the day and amount limits are tested in test_ledger_items)."""
+    max_fen, max_dpd = records.MAX_FEN, records.MAX_DAYS_PAST_DUE
+    today = dt.datetime.fromtimestamp(consortium.w3.eth.get_block("latest")["timestamp"], dt.UTC).date()
     items = [
-        credit_item(ItemType.LOAN_OPENED, dt.date(1970, 1, 1), 0, 0, 0),
+        credit_item(ItemType.LOAN_OPENED, records.EARLIEST_DATE, 1, 0, 0),
         credit_item(ItemType.REPAYMENT, dt.date(2025, 3, 1), 123_456, 0, 0),
         credit_item(ItemType.OVERDUE, dt.date(2025, 4, 2), 1_000_000, 250_000, 31),
-        credit_item(ItemType.DEFAULT, dt.date(2030, 12, 31), max_u64, max_u64, max_u16),
-        credit_item(ItemType.SETTLED, dt.date(9999, 12, 31), 1, 1, 1),
-        credit_item(ItemType.WRITTEN_OFF, dt.date(2026, 2, 28), max_u64, 0, max_u16),
+        credit_item(ItemType.DEFAULT, today, max_fen, max_fen, max_dpd),
+        credit_item(ItemType.SETTLED, records.EARLIEST_DATE, 0, 0, 0),
+        credit_item(ItemType.WRITTEN_OFF, dt.date(2026, 2, 28), 0, max_fen, max_dpd),
     ]
     receipt = consortium.record(lender_a, items)
     recorded = events(receipt, "CreditEventRecorded")
@@ -413,7 +427,7 @@ def test_record_batch_every_credit_type_round_trips(consortium: Consortium, lend
         assert_credit_event(consortium, event, item, lender_a)
         assert codec.unpack_event_data(event.args["data"]).item_type == item_type
     assert codec.unpack_event_data(recorded[3].args["data"]) == codec.EventData(
-        ItemType.DEFAULT, dt.date(2030, 12, 31), max_u64, max_u64, max_u16
+        ItemType.DEFAULT, today, max_fen, max_fen, max_dpd
     )
     assert codec.unpack_event_data(recorded[2].args["data"]) == codec.EventData(
         ItemType.OVERDUE, dt.date(2025, 4, 2), 1_000_000, 250_000, 31
@@ -492,7 +506,11 @@ def test_batch_digest_matches_keccak(consortium: Consortium, lender_a: LocalAcco
 
 @pytest.mark.parametrize("index", [0, 2])
 def test_correct_record_owner_emits_events(consortium: Consortium, lender_a: LocalAccount, index: int) -> None:
-    originals = [credit_item(), inquiry_item(), credit_item(ItemType.OVERDUE, amount_fen=9_000, overdue_fen=900)]
+    originals = [
+        credit_item(),
+        inquiry_item(),
+        credit_item(ItemType.OVERDUE, amount_fen=9_000, overdue_fen=900, days_past_due=12),
+    ]
     consortium.record(lender_a, originals, seq=0)
     hashes = hashes_of(originals)
     replacement = credit_item(ItemType.REPAYMENT, dt.date(2025, 5, 6), 8_100, 0, 0)
@@ -608,7 +626,7 @@ def test_correct_record_correction_corrected(consortium: Consortium, lender_a: L
     first = credit_item(ItemType.OVERDUE, overdue_fen=10, days_past_due=3)
     correct(consortium, lender_a, (lender_a.address, 0, 1, hashes_of(originals)), first)
 
-    second = credit_item(ItemType.SETTLED)
+    second = credit_item(ItemType.SETTLED, amount_fen=0)
     expect_error(  # a batch of one has only index 0
         correct_fn(consortium, lender_a, 2, (lender_a.address, 1, 1, [first[2]]), second),
         "LedgerInvalidRecordRef",
@@ -779,7 +797,7 @@ def test_dispute_resolved_corrected_after_correction(consortium: Consortium, len
 # ---------------------------------------------------------------------------------------------------- inquiries
 
 
-@pytest.mark.parametrize("purpose", [1, 42, 255])
+@pytest.mark.parametrize("purpose", list(Purpose))
 def test_inquiry_recorded_fields(consortium: Consortium, lender_b: LocalAccount, purpose: int) -> None:
     item = inquiry_item(purpose)
     receipt = consortium.record(lender_b, [item])

@@ -27,7 +27,7 @@ from tests.support import Consortium, events, expect_revert
 LIFETIME = 3600  # Consortium.deploy's default proposal lifetime
 FIXTURE_EPOCH = 4
 EMPTY_MEMBER = (Role.NONE, MemberStatus.NONE, 0, "")
-EMPTY_PROPOSAL = (Action.NONE, Role.NONE, False, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, 0, "")
+EMPTY_PROPOSAL = (Action.NONE, Role.NONE, False, 0, 0, 0, 0, ZERO_ADDRESS, 0, ZERO_ADDRESS, 0, "")
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -981,7 +981,9 @@ def test_proposal_view_returns_every_field(consortium: Consortium) -> None:
         1,
         expires_at,
         FIXTURE_EPOCH,
+        0,  # pause epoch: never paused
         acc[5].address,
+        0,  # target version: never a member
         acc[0].address,
         0,
         "Auditor",
@@ -996,7 +998,9 @@ def test_proposal_view_returns_every_field(consortium: Consortium) -> None:
         2,
         expires_at,
         FIXTURE_EPOCH,
+        0,  # pause epoch: never paused
         acc[5].address,
+        0,  # target version: never a member
         acc[0].address,
         0,
         "Auditor",

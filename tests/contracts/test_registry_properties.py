@@ -2,8 +2,10 @@
 
 A Python model predicts, for every step, either the exact custom error or the resulting state. After every step the
 registry must equal the model and keep its invariants: 1 <= threshold <= activeGovernors, activeGovernors equals the
-number of active governors, removed members never come back, and a reverted step changes nothing. Each example runs
-between `evm_snapshot` and `evm_revert`, so examples are independent and the shared chain is left as it was.
+number of active governors, removed members never come back, a reverted step changes nothing, and every executed
+proposal had `threshold` approvals all given after the last change relevant to it (no governance replay). Each
+example runs between `evm_snapshot` and `evm_revert`, so examples are independent and the shared chain is left as it
+was.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class ProposalModel:
     value: int
     name: str
     epoch: int
+    pause_epoch: int
+    target_version: int
     approvals: set[str] = field(default_factory=set)
     executed: bool = False
 
@@ -83,8 +87,16 @@ class Model:
     members: dict[str, MemberModel]
     threshold: int
     epoch: int
+    versions: dict[str, int]  # member versions: one per admission, role change and status change
     paused: bool = False
+    pause_epoch: int = 0
     proposals: dict[int, ProposalModel] = field(default_factory=dict)
+    # Replay bookkeeping: every change in order ("epoch", "pause" or the changed member's address), the length of
+    # that log when each approval was given, and per executed proposal (id, approvals, approvals given before the
+    # last change relevant to it).
+    change_log: list[str] = field(default_factory=list)
+    approved_at: dict[tuple[int, str], int] = field(default_factory=dict)
+    executions: list[tuple[int, int, int]] = field(default_factory=list)
 
     def active_governors(self) -> list[str]:
         return sorted(a for a, m in self.members.items() if m.role == Role.GOVERNOR and m.status == MemberStatus.ACTIVE)
@@ -99,7 +111,9 @@ class Model:
         self._check_governor(caller)
         self._validate(action, target, role, value, name, at_creation=True)
         pid = len(self.proposals) + 1
-        self.proposals[pid] = ProposalModel(action, role, target, caller, value, name, self.epoch)
+        self.proposals[pid] = ProposalModel(
+            action, role, target, caller, value, name, self.epoch, self.pause_epoch, self.versions.get(target, 0)
+        )
         self._approve(pid, caller)
 
     def approve(self, caller: str, pid: int) -> None:
@@ -111,7 +125,18 @@ class Model:
             raise Revert("RegistryProposalAlreadyExecuted", pid)
         if p.epoch != self.epoch:
             raise Revert("RegistryProposalStale", pid, p.epoch, self.epoch)
+        if p.action in (Action.PAUSE, Action.UNPAUSE) and p.pause_epoch != self.pause_epoch:
+            raise Revert("RegistryProposalStalePause", pid, p.pause_epoch, self.pause_epoch)
+        version = self.versions.get(p.target, 0)
+        if p.target_version != version:
+            raise Revert("RegistryProposalStaleTarget", pid, p.target, p.target_version, version)
         self._approve(pid, caller)
+
+    def is_fresh(self, p: ProposalModel) -> bool:
+        """Whether `p` can still be approved (neither executed nor stale)."""
+        pause_ok = p.action not in (Action.PAUSE, Action.UNPAUSE) or p.pause_epoch == self.pause_epoch
+        version_ok = p.target_version == self.versions.get(p.target, 0)
+        return not p.executed and p.epoch == self.epoch and pause_ok and version_ok
 
     # -- rules
 
@@ -124,8 +149,18 @@ class Model:
         if caller in p.approvals:
             raise Revert("RegistryAlreadyApproved", pid, caller)
         p.approvals.add(caller)
+        self.approved_at[pid, caller] = len(self.change_log)
         if len(p.approvals) >= self.threshold:
             p.executed = True
+            # Replay check, independent of the staleness rules above: count the approvals given before the last
+            # change relevant to this proposal (the governor set or threshold, the pause state for Pause/Unpause,
+            # the target member). The invariant `no_replayed_execution` requires zero.
+            relevant = {"epoch", p.target}
+            if p.action in (Action.PAUSE, Action.UNPAUSE):
+                relevant.add("pause")
+            last = max((i + 1 for i, what in enumerate(self.change_log) if what in relevant), default=0)
+            stale = sum(1 for g in p.approvals if self.approved_at[pid, g] < last)
+            self.executions.append((pid, len(p.approvals), stale))
             self._execute(p)
 
     def _check_status(self, account: str, *allowed: MemberStatus) -> None:
@@ -219,14 +254,21 @@ class Model:
         elif p.action == Action.SET_THRESHOLD:
             self.threshold = p.value
             self.epoch += 1
+            self.change_log.append("epoch")
         else:
             self.paused = p.action == Action.PAUSE
+            self.pause_epoch += 1
+            self.change_log.append("pause")
+        if Action.ADMIT <= p.action <= Action.REMOVE:  # every member action changes its target
+            self.versions[p.target] = self.versions.get(p.target, 0) + 1
+            self.change_log.append(p.target)
         # Any change to the active governor set advances the epoch, unless it would break the threshold.
         after = len(self.active_governors())
         if after != before:
             if after < self.threshold:
                 raise Revert("RegistryInvalidThreshold", self.threshold, after)
             self.epoch += 1
+            self.change_log.append("epoch")
 
 
 @dataclass(frozen=True)
@@ -239,7 +281,9 @@ class ChainState:
     paused: bool
     proposal_count: int
     lifetime: int
+    pause_epoch: int
     members: tuple[tuple[Any, ...], ...]  # (role, status, since, name) per pool address
+    versions: tuple[int, ...]  # memberVersion per pool address
     proposals: tuple[tuple[Any, ...], ...]  # proposal(1 ..= known + 1)
 
 
@@ -257,6 +301,7 @@ class RegistryMachine(RuleBasedStateMachine):
             },
             threshold=BOOTSTRAP_THRESHOLD,
             epoch=BOOTSTRAP_GOVERNORS + 1,
+            versions={a: 1 for a in self.pool[:BOOTSTRAP_GOVERNORS]},
         )
         self.snapshot_id: str | None = None
         self.state: ChainState | None = None
@@ -277,10 +322,13 @@ class RegistryMachine(RuleBasedStateMachine):
                 f.paused,
                 f.proposalCount,
                 f.proposalLifetime,
+                f.pauseEpoch,
             ):
                 batch.add(fn())
             for a in self.pool:
                 batch.add(f.member(a))
+            for a in self.pool:
+                batch.add(f.memberVersion(a))
             for pid in range(1, known + 2):
                 batch.add(f.proposal(pid))
             if self.focus is not None:
@@ -288,11 +336,13 @@ class RegistryMachine(RuleBasedStateMachine):
                     batch.add(f.hasApproved(self.focus, a))
             results: list[Any] = list(batch.execute())
         n = len(self.pool)
-        self.focus_approved = tuple(results[6 + n + known + 1 :])
+        members, results = results[7 : 7 + 2 * n], [*results[:7], *results[7 + 2 * n :]]
+        self.focus_approved = tuple(results[7 + known + 1 :])
         return ChainState(
-            *results[:6],
-            members=tuple(tuple(m) for m in results[6 : 6 + n]),
-            proposals=tuple(tuple(p) for p in results[6 + n : 6 + n + known + 1]),
+            *results[:7],
+            members=tuple(tuple(m) for m in members[:n]),
+            versions=tuple(int(v) for v in members[n:]),
+            proposals=tuple(tuple(p) for p in results[7 : 7 + known + 1]),
         )
 
     def step(self, label: str, send: Callable[[], Any], predict: Callable[[Model], None], focus: int | None) -> None:
@@ -322,6 +372,7 @@ class RegistryMachine(RuleBasedStateMachine):
         # Rules may send several transactions; check the invariants after each one, not only after the rule.
         self.registry_matches_model()
         self.removed_never_comes_back()
+        self.no_replayed_execution()
 
     def caller(self, data: st.DataObject) -> str:
         """Mostly an active governor, otherwise anyone from the pool (often not allowed)."""
@@ -406,7 +457,7 @@ class RegistryMachine(RuleBasedStateMachine):
         return [
             (pid, g)
             for pid, p in m.proposals.items()
-            if not p.executed and p.epoch == m.epoch
+            if m.is_fresh(p)
             for g in m.active_governors()
             if g not in p.approvals
         ]
@@ -454,13 +505,15 @@ class RegistryMachine(RuleBasedStateMachine):
             1 for role, status, _, _ in s.members if role == Role.GOVERNOR and status == MemberStatus.ACTIVE
         )
         assert s.active_governors == on_chain_governors == len(m.active_governors())
-        assert (s.threshold, s.epoch, s.paused, s.proposal_count, s.lifetime) == (
+        assert (s.threshold, s.epoch, s.paused, s.proposal_count, s.lifetime, s.pause_epoch) == (
             m.threshold,
             m.epoch,
             m.paused,
             len(m.proposals),
             LIFETIME,
+            m.pause_epoch,
         )
+        assert s.versions == tuple(m.versions.get(a, 0) for a in self.pool)
         for address, (role, status, since, name) in zip(self.pool, s.members, strict=True):
             expected = m.members.get(address, MemberModel(Role.NONE, MemberStatus.NONE, ""))
             assert (role, status, name) == (expected.role, expected.status, expected.name), address
@@ -468,16 +521,18 @@ class RegistryMachine(RuleBasedStateMachine):
         for pid, chain in enumerate(s.proposals, start=1):
             p = m.proposals.get(pid)
             if p is None:
-                assert chain == (Action.NONE, Role.NONE, False, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, 0, "")
+                assert chain == (Action.NONE, Role.NONE, False, 0, 0, 0, 0, ZERO_ADDRESS, 0, ZERO_ADDRESS, 0, "")
                 continue
-            action, role, executed, approvals, expires_at, epoch, target, proposer, value, name = chain
-            assert (action, role, executed, approvals, epoch, target, proposer, value, name) == (
+            action, role, executed, approvals, expires_at, *rest = chain
+            assert (action, role, executed, approvals, *rest) == (
                 p.action,
                 p.role,
                 p.executed,
                 len(p.approvals),
                 p.epoch,
+                p.pause_epoch,
                 p.target,
+                p.target_version,
                 p.proposer,
                 p.value,
                 p.name,
@@ -486,6 +541,13 @@ class RegistryMachine(RuleBasedStateMachine):
         if self.focus is not None and self.focus in m.proposals:
             approvers = m.proposals[self.focus].approvals
             assert self.focus_approved == tuple(a in approvers for a in self.pool)
+
+    @invariant()
+    def no_replayed_execution(self) -> None:
+        """Every executed proposal had `threshold`-many approvals, none given before the last change relevant to
+        it (counted from the model's change log, not from the staleness rules)."""
+        for pid, approvals, stale in self.model.executions:
+            assert stale == 0, f"proposal {pid} executed with {stale} of {approvals} approvals from before a change"
 
     @invariant()
     def removed_never_comes_back(self) -> None:

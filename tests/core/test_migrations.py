@@ -271,13 +271,20 @@ def test_upgrade_from_every_revision_keeps_rows_and_matches_fresh_head(dbs: Data
     assert model_differences(old) == []
 
 
+def pre_alembic_tables(engine: Engine) -> None:
+    """The tables every database had before migrations (`create_all` of that day's models, which the baseline
+    revision writes out), without `alembic_version`."""
+    schema.upgrade(engine, schema.BASELINE)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {schema.VERSION_TABLE}")
+
+
 def test_db_upgrade_pre_alembic_database_stamps_baseline_and_keeps_rows(dbs: Databases, tmp_path: Path) -> None:
     """Tables from `create_all` (how every database was made before migrations), rows in them, no
-    `alembic_version`: refused when opened, adopted by `creditshare db upgrade`. (Base.metadata is the baseline
-    while no later revision changes the models; when one does, build these tables from a frozen baseline.)"""
+    `alembic_version`: refused when opened, adopted by `creditshare db upgrade`."""
     url = dbs.url()
     old = dbs.engine(url)
-    Base.metadata.create_all(old)
+    pre_alembic_tables(old)
     fill_every_table(old)
     before = rows_of(old)
     with pytest.raises(SchemaVersionError, match=r"no schema revision \(made before migrations\)"):
@@ -300,7 +307,7 @@ def test_db_upgrade_pre_alembic_database_stamps_baseline_and_keeps_rows(dbs: Dat
 
 def test_upgrade_unversioned_database_missing_baseline_table_refused(dbs: Databases) -> None:
     engine = dbs.engine()
-    Base.metadata.create_all(engine)
+    pre_alembic_tables(engine)
     Base.metadata.tables["audit_log"].drop(engine)
 
     with pytest.raises(SchemaVersionError, match="not audit_log, so it is not the baseline"):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
+import sys
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -41,12 +44,12 @@ def test_resident_id_lowercase_x_and_spaces_normalised() -> None:
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        ("110105194912310021", "check character is 1 but should be X"),
+        ("110105194912310021", "the check character does not match the first 17 digits"),
         ("11010519491231002", "17 digits"),
         ("1101051949123100211", "17 digits"),
         ("010105194912310021", "17 digits"),
-        ("11010519491331002X", "impossible birth date"),
-        ("110105207001010010", "implausible birth date"),
+        ("11010519491331002X", "the birth date in the resident id is not a real date"),
+        ("110105207001010010", "the birth date in the resident id is implausible"),
         ("11010519491231002Y", "17 digits"),
     ],
 )
@@ -55,6 +58,7 @@ def test_resident_id_invalid_rejected_with_reason(value: str, fragment: str) -> 
         normalise(IdType.RESIDENT_ID, value, today=TODAY)
     assert fragment in str(info.value)
     assert info.value.code == "invalid_id"
+    assert value[6:14] not in str(info.value) and value[-4:] not in str(info.value)  # never echoes the ID
 
 
 @pytest.mark.parametrize("value", VALID_USCC)
@@ -150,3 +154,141 @@ def test_loan_key_depends_on_lender_and_number() -> None:
 
 def test_secret_repr_hides_key() -> None:
     assert "0001" not in repr(SECRET) and "32 bytes" in repr(SECRET)
+
+
+# ------------------------------------------------------------------------------- aliasing and leaks (issue 11)
+
+#: Every numeric character (Unicode categories Nd, Nl, No) that NFKC does not fold to ASCII: Arabic-Indic,
+#: Devanagari, Thai, ... digits, which `int()` and a `\\d` pattern read as ordinary digits.
+UNFOLDED_NUMERALS = [
+    c
+    for c in map(chr, range(sys.maxunicode + 1))
+    if unicodedata.category(c) in ("Nd", "Nl", "No") and not unicodedata.normalize("NFKC", c).isascii()
+]
+#: The same, only decimal digits, by value: `ARABIC_INDIC_ONE` and its kin, each read as its ASCII digit by `int()`.
+UNFOLDED_DIGITS = {d: [c for c in UNFOLDED_NUMERALS if unicodedata.decimal(c, None) == d] for d in range(10)}
+unfolded_numerals = st.sampled_from(UNFOLDED_NUMERALS)
+
+
+@st.composite
+def uscc_codes(draw: st.DrawFn) -> str:
+    first17 = (
+        "9"
+        + draw(st.text(alphabet="0123456789", min_size=7, max_size=7))
+        + draw(st.text(alphabet=_USCC_CHARS, min_size=9, max_size=9))
+    )
+    return first17 + uscc_check_char(first17)
+
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+other_ids = st.builds(
+    lambda first, middle, last: first + middle + last,
+    st.sampled_from(_ALNUM),
+    st.text(alphabet=_ALNUM + "-/.", max_size=20),
+    st.sampled_from(_ALNUM),
+)
+
+
+def valid_ids() -> st.SearchStrategy[tuple[IdType, str]]:
+    return st.one_of(
+        resident_ids().map(lambda v: (IdType.RESIDENT_ID, v)),
+        uscc_codes().map(lambda v: (IdType.USCC, v)),
+        other_ids.map(lambda v: (IdType.OTHER, v)),
+    )
+
+
+def test_arabic_indic_digits_are_not_a_second_person() -> None:
+    aliased = "1١٠١٠٥١٩٤٩١٢٣١٠٠٢X"  # 11010519491231002X in Arabic-Indic digits after the first
+    with pytest.raises(InvalidIdentity) as info:
+        normalise(IdType.RESIDENT_ID, aliased, today=TODAY)
+    assert info.value.code == "invalid_id"
+
+
+def test_full_width_digits_still_fold_to_the_same_person() -> None:
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "11010519491231002X")
+    assert normalise(IdType.RESIDENT_ID, full_width, today=TODAY) == "11010519491231002X"
+
+
+@pytest.mark.parametrize("position", [0, 2, 7, 17])
+def test_uscc_with_a_non_ascii_digit_is_invalid_id_not_a_crash(position: int) -> None:
+    value = VALID_USCC[0]
+    changed = value[:position] + "٣" + value[position + 1 :]
+    with pytest.raises(InvalidIdentity) as info:
+        normalise(IdType.USCC, changed)
+    assert info.value.code == "invalid_id"
+
+
+@given(valid_ids(), st.data())
+def test_a_digit_of_another_script_in_place_of_an_ascii_one_is_refused(
+    id_and_value: tuple[IdType, str], data: st.DataObject
+) -> None:
+    id_type, value = id_and_value
+    assert normalise(id_type, value, today=TODAY) == value
+    positions = [i for i, c in enumerate(value) if c.isdigit()]
+    if not positions:
+        return
+    position = data.draw(st.sampled_from(positions))
+    twin = data.draw(st.sampled_from(UNFOLDED_DIGITS[int(value[position])]))  # the same digit, another script
+    with pytest.raises(InvalidIdentity) as info:
+        normalise(id_type, value[:position] + twin + value[position + 1 :], today=TODAY)
+    assert info.value.code == "invalid_id"
+
+
+@given(valid_ids(), unfolded_numerals, st.data())
+def test_a_non_ascii_numeral_anywhere_is_refused(
+    id_and_value: tuple[IdType, str], numeral: str, data: st.DataObject
+) -> None:
+    id_type, value = id_and_value
+    position = data.draw(st.integers(0, len(value)))
+    replace = data.draw(st.booleans()) and position < len(value)
+    changed = value[:position] + numeral + value[position + int(replace) :]
+    with pytest.raises(InvalidIdentity) as info:
+        normalise(id_type, changed, today=TODAY)
+    assert info.value.code == "invalid_id"
+
+
+def assert_does_not_echo(message: str, raw: str) -> None:
+    """`message` holds no number of three or more digits and no 4-character piece of the ID that has a digit."""
+    assert not re.search(r"[0-9]{3}", message), message
+    folded = unicodedata.normalize("NFKC", raw).strip().upper()
+    pieces = {folded[i : i + 4] for i in range(len(folded) - 3)}
+    leaked = sorted(p for p in pieces if re.search(r"[0-9]", p) and p in message.upper())
+    assert not leaked, (message, leaked)
+
+
+resident_shaped = st.text(alphabet="0123456789X", min_size=16, max_size=19)
+uscc_shaped = st.text(alphabet=_USCC_CHARS, min_size=17, max_size=19)
+
+
+@given(
+    st.sampled_from(list(IdType)),
+    st.one_of(resident_shaped, uscc_shaped, resident_ids(), uscc_codes(), st.text(max_size=70)),
+    st.integers(0, 17),
+    st.sampled_from("0123456789X"),
+)
+def test_no_message_contains_the_ids_digits_or_birth_date(id_type: IdType, raw: str, position: int, c: str) -> None:
+    if len(raw) == 18:
+        raw = raw[:position] + c + raw[position + 1 :]  # often a wrong check character, a bad date...
+    try:
+        normalise(id_type, raw, today=TODAY)
+    except InvalidIdentity as exc:
+        assert_does_not_echo(str(exc), raw)
+
+
+@pytest.mark.parametrize(
+    ("id_type", "value"),
+    [
+        (IdType.RESIDENT_ID, "110105194912310021"),  # check character
+        (IdType.RESIDENT_ID, "11010519491331002X"),  # not a date
+        (IdType.RESIDENT_ID, "110105207001010010"),  # born in the future
+        (IdType.RESIDENT_ID, "110105180001010010"),  # born before 1900
+        (IdType.USCC, "91350100M000100Y44"),  # check character
+        ("passport-11010519491231002X", "11010519491231002X"),  # an ID sent as the id_type
+    ],
+)
+def test_messages_are_useful_without_the_value(id_type: str, value: str) -> None:
+    with pytest.raises(InvalidIdentity) as info:
+        normalise(id_type, value, today=TODAY)
+    assert_does_not_echo(str(info.value), value)
+    assert_does_not_echo(str(info.value), str(id_type))
+    assert len(str(info.value)) > 20

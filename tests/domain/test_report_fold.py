@@ -83,7 +83,9 @@ def test_fold_multi_lending_three_lenders_grades_c() -> None:
         )
     )
 
-    assert r.summary == summary(active_loans=4, lenders_with_active_loans=3, total_outstanding_fen=3_600_000)
+    assert r.summary == summary(
+        active_loans=4, lenders_with_active_loans=3, total_outstanding_fen=3_600_000, loans_total=4
+    )
     assert r.grade == "C"
     assert r.reasons == [MULTI_3, MULTI_2]
     # Ordered by opening date.
@@ -145,7 +147,7 @@ def test_fold_repayments_down_to_settled_closes_loan() -> None:
             events=4,
         )
     ]
-    assert r.summary == summary()
+    assert r.summary == summary(loans_total=1)
     assert (r.grade, r.reasons) == ("A", [])
 
 
@@ -166,7 +168,7 @@ def test_fold_overdue_then_cured_clears_current_dpd() -> None:
     # Jun..Mar 0 (Mar reported, later months carried), Feb 2 (65 days), Jan 1 (35 days), Dec..Oct 0, then B.
     assert entry.payment_history == "000021000" + "B" * 15
     assert r.summary == summary(
-        active_loans=1, lenders_with_active_loans=1, total_outstanding_fen=380_000, late_months_24m=2
+        active_loans=1, lenders_with_active_loans=1, total_outstanding_fen=380_000, late_months_24m=2, loans_total=1
     )
     assert (r.grade, r.reasons) == ("B", [late_any(2)])
 
@@ -191,6 +193,7 @@ def test_fold_late_months_count_reported_months_only() -> None:
         total_outstanding_fen=400_000,
         worst_current_dpd=40,
         late_months_24m=1,
+        loans_total=1,
     )
     assert r.reasons == [*dpd_reasons(40), late_any(1)]
     assert r.grade == "C"
@@ -246,7 +249,7 @@ def test_fold_default_then_written_off_grades_e() -> None:
             events=4,
         )
     ]
-    assert r.summary == summary(defaults_5y=1, writeoffs_5y=1, late_months_24m=3)  # Apr, Jan and Nov reported
+    assert r.summary == summary(defaults_5y=1, writeoffs_5y=1, late_months_24m=3, loans_total=1)  # Apr, Jan, Nov
     assert r.reasons == [
         Reason(code="WRITTEN_OFF", grade="E", text="a loan was written off within the reporting period", value=1),
         Reason(code="DEFAULTED", grade="E", text="a loan defaulted within the reporting period", value=1),
@@ -322,8 +325,7 @@ def test_fold_correction_of_correction_keeps_only_the_last() -> None:
     (entry,) = r.loans
     assert (entry.principal_fen, entry.outstanding_fen, entry.events) == (1_200_000, 850_000, 2)
     assert r.summary.total_outstanding_fen == 850_000
-    assert r.evidence == [
-        cited("correction", 62, 1),
+    assert r.evidence == [  # the shown events and the corrections that made them (62/1 was itself replaced)
         cited("event", 63, 0),
         cited("correction", 63, 1),
         cited("event", 64, 0),
@@ -378,7 +380,8 @@ def test_fold_disputes_open_resolved_and_overdue() -> None:
     ]
     assert r.summary.open_disputes == 4
     assert (r.grade, r.reasons) == ("A", [])
-    assert r.evidence == [cited("event", 70, i) for i in range(5)] + [cited("dispute", b, 0) for b in range(71, 79)]
+    # the dispute logs that opened the open disputes (not the closed one's, nor the first opening of a reopened one)
+    assert r.evidence == [cited("event", 70, i) for i in range(5)] + [cited("dispute", b, 0) for b in (71, 74, 75, 78)]
 
 
 def test_fold_dispute_on_corrected_record_goes_with_it() -> None:
@@ -437,18 +440,17 @@ def test_fold_five_year_cutoff_ages_out_ended_negative_information() -> None:
         total_outstanding_fen=650_000,
         worst_current_dpd=180,
         defaults_5y=1,
+        loans_total=4,
     )
     assert r.reasons == [
         Reason(code="DEFAULTED", grade="E", text="a loan defaulted within the reporting period", value=1),
         *dpd_reasons(180),
     ]
     assert r.grade == "E"
+    # each shown loan's opening and last event (every history month comes from the last: they all closed before
+    # the window) and C's default; not the loans' other events, which no shown figure comes from
     assert r.evidence == [
-        cited("event", 90, 0),
-        cited("event", 90, 2),
-        cited("event", 90, 3),
-        *[cited("event", 91, i) for i in range(4)],
-        *[cited("event", 92, i) for i in range(4)],
+        *[cited("event", block, i) for block in (90, 91, 92) for i in (0, 3)],
         cited("event", 94, 0),
         cited("event", 94, 1),
     ]
@@ -517,7 +519,8 @@ def test_fold_inquiries_count_distinct_application_lenders_per_window() -> None:
         )
     ]
     assert (r.grade, r.loans) == ("B", [])
-    assert r.evidence == [cited("inquiry", b, 0) for b in range(101, 108)]  # the application inquiries counted
+    # each counted lender's newest application inquiry (A's 106 is older than its 107)
+    assert r.evidence == [cited("inquiry", b, 0) for b in (101, 102, 103, 104, 105, 107)]
 
 
 # ---------------------------------------------------------------------------------------------------- misc
@@ -640,8 +643,10 @@ def test_fold_shuffled_facts_give_identical_report() -> None:
         application_inquiry_lenders_90d=1,
         application_inquiry_lenders_180d=1,
         open_disputes=1,
+        loans_total=2,
     )
-    assert (baseline.grade, len(baseline.evidence)) == ("C", 8)
+    # the example's 5, loan 2's opening and its April overdue (the repayment of the same day sets nothing shown)
+    assert (baseline.grade, len(baseline.evidence)) == ("C", 7)
 
     rng = random.Random(20260615)
     expected = baseline.model_dump_json()

@@ -3,12 +3,8 @@ chain's own logs, and a small JSON-RPC proxy that refuses wide `eth_getLogs` ran
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +28,7 @@ from creditshare.core.db.tables import (
 )
 from creditshare.devtools.devchain import DevChain
 from creditshare.read.follower import Follower
+from tests.support.rpc_proxy import RpcProxy
 
 #: The logs the index keeps, by event name, and the table each lands in.
 INDEXED_EVENTS: dict[str, type[Base]] = {
@@ -153,85 +150,16 @@ def assert_index_matches_chain(w3: Web3, factory: sessionmaker[Session], deploym
 # ---------------------------------------------------------------------------------------------------- proxy
 
 
-@dataclass
-class LogsRequest:
-    """One eth_getLogs the proxy saw: its block span and whether it refused it."""
-
-    span: int
-    refused: bool
-
-
-class RangeCappingProxy:
-    """A JSON-RPC proxy on 127.0.0.1 that forwards everything to the node, except that it answers a JSON-RPC
-    error (as Besu does past its cap) for `eth_getLogs` spanning more than `max_span` blocks."""
-
-    def __init__(self, upstream: str, max_span: int) -> None:
-        self.upstream = upstream
-        self.max_span = max_span
-        self.requests: list[LogsRequest] = []
-        #: While set, every call is answered with a JSON-RPC error (a node that is up but failing).
-        self.failing = False
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                answer = proxy._handle(body)
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def _handle(self, body: bytes) -> bytes:
-        request = json.loads(body)
-        if self.failing:
-            error = {"code": -32000, "message": "node failing (test)"}
-            return json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}).encode()
-        if isinstance(request, dict) and request.get("method") == "eth_getLogs":
-            flt = request["params"][0]
-            span = int(flt["toBlock"], 16) - int(flt["fromBlock"], 16) + 1
-            refused = span > self.max_span
-            with self._lock:
-                self.requests.append(LogsRequest(span, refused))
-            if refused:
-                error = {"code": -32005, "message": f"Exceeds max range of {self.max_span}"}
-                return json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}).encode()
-        forward = urllib.request.Request(self.upstream, data=body, headers={"content-type": "application/json"})
-        with urllib.request.urlopen(forward, timeout=10) as response:
-            return bytes(response.read())
-
-    def start(self) -> RangeCappingProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-ProxyFactory = Callable[[int], RangeCappingProxy]
+ProxyFactory = Callable[[int], RpcProxy]
 
 
 @pytest.fixture
 def capping_proxy(devchain: DevChain) -> Iterator[ProxyFactory]:
     """A factory of started range-capping proxies in front of the session's Ganache (stopped after the test)."""
-    proxies: list[RangeCappingProxy] = []
+    proxies: list[RpcProxy] = []
 
-    def start(max_span: int) -> RangeCappingProxy:
-        proxy = RangeCappingProxy(devchain.rpc_url, max_span).start()
+    def start(max_span: int) -> RpcProxy:
+        proxy = RpcProxy(devchain.rpc_url, max_logs_span=max_span).start()
         proxies.append(proxy)
         return proxy
 

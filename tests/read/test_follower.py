@@ -184,25 +184,27 @@ def test_sync_every_event_type_indexed_with_decoded_fields(
             "lender": lender_a.address.lower(),
             "original_hash": late[2],
             "record_hash": fixed[2],
+            "subject_key": late[0],  # the original's subject, looked up when the correction was stored
         }
     ]
 
     disputes = [
-        (events(dispute_1, "DisputeOpened")[0], lender_a, fixed[2], governor, 0),
-        (events(dispute_2, "DisputeResolved")[0], lender_a, fixed[2], lender_a, 2),
-        (events(dispute_3, "DisputeOpened")[0], lender_b, written_off[2], lender_b, 0),
+        (events(dispute_1, "DisputeOpened")[0], lender_a, fixed, governor, 0),
+        (events(dispute_2, "DisputeResolved")[0], lender_a, fixed, lender_a, 2),
+        (events(dispute_3, "DisputeOpened")[0], lender_b, written_off, lender_b, 0),
     ]
     assert rows(factory, IndexDispute) == [
         {
             **at(d),
             "tx_hash": tx_bytes(d),
             "lender": lender.address.lower(),
-            "record_hash": record_hash,
+            "record_hash": item[2],
             "actor": actor.address.lower(),
             "outcome": outcome,
             "block_time": timestamp(w3, d.block_number),
+            "subject_key": item[0],  # the disputed record's subject
         }
-        for d, lender, record_hash, actor, outcome in disputes
+        for d, lender, item, actor, outcome in disputes
     ]
 
     members = [(r["address"], r["name"], r["role"], r["status"]) for r in rows(factory, IndexMemberEvent)]
@@ -358,11 +360,11 @@ def test_sync_node_refusing_wide_ranges_halves_range_and_indexes_everything(
     assert step.indexed == head(w3)
     assert_index_matches_chain(w3, factory, c.deployment)
     assert row_counts(factory)["idx_events"] == 4
-    spans = [(r.span, r.refused) for r in proxy.requests]
+    spans = [(r.span, r.refused) for r in proxy.logs_requests]
     assert spans[:4] == [(40, True), (20, True), (10, True), (5, False)]
-    accepted = [r.span for r in proxy.requests if not r.refused]
+    accepted = [r.span for r in proxy.logs_requests if not r.refused]
     assert max(accepted) <= 5
-    assert all(r.span > 5 for r in proxy.requests if r.refused)
+    assert all(r.span > 5 for r in proxy.logs_requests if r.refused)
     assert sum(accepted) == head(w3) - c.deployment.block + 1  # every block read exactly once
 
 
@@ -376,7 +378,7 @@ def test_sync_node_refusing_even_one_block_raises_chain_error(
     with pytest.raises(ChainError, match="Exceeds max range"):
         follower.sync_once()
 
-    assert [r.span for r in proxy.requests] == [8, 4, 2, 1]
+    assert [r.span for r in proxy.logs_requests] == [8, 4, 2, 1]
     assert state_of(factory).last_block == consortium.deployment.block - 1
     assert sum(row_counts(factory).values()) == 0
 
@@ -537,3 +539,23 @@ def test_sync_cli_indexes_configured_database_behind_confirmations(
     assert state_of(factory).last_block == tip - 2
     assert row_counts(factory)["idx_events"] == 1  # the later two batches are in the 2 unconfirmed blocks
     assert_index_matches_chain(w3, factory, c.deployment)
+
+
+def test_sync_logs_of_another_branch_than_their_headers_store_nothing(
+    consortium: Consortium, w3: Web3, factory: sessionmaker[Session], capping_proxy: ProxyFactory
+) -> None:
+    """A node that answers the logs from one branch and the headers from another (a reorganisation in between, or
+    a node that lies): each log's block hash is checked against the header read for its block."""
+    c = consortium
+    c.record(c.accounts[3], [credit_item()])
+    proxy = capping_proxy(1_000)
+    proxy.rewrite["eth_getLogs"] = lambda logs: [{**log, "blockHash": "0x" + "ee" * 32} for log in logs]
+    follower = follower_via(proxy.url, factory, c.deployment)
+
+    with pytest.raises(ChainError, match="another branch"):
+        follower.sync()
+    assert row_counts(factory)["idx_events"] == 0 and state_of(factory).last_block == c.deployment.block - 1
+
+    proxy.rewrite.clear()
+    follower.sync()
+    assert row_counts(factory)["idx_events"] == 1

@@ -89,26 +89,47 @@ _ERROR_SCHEMA = {
         }
     },
 }
-_ERRORS = {
-    "400": "Malformed JSON",
-    "401": "Missing, unknown or revoked API key",
-    "403": "The API key lacks the scope",
-    "413": "Body too large (or too many records)",
-    "422": "Invalid request",
-    "429": "Query rate exceeded",
-    "503": "Not ready (index not synced)",
+#: The operations whose body is JSON (they answer 400 for a body that is not).
+_JSON_BODY = {"POST /v1/events", "POST /v1/reports", "POST /v1/verify"}
+_QUERIES = {"POST /v1/reports", "POST /v1/verify"}
+
+#: Every error status an operation can answer, with the operations that can ("v1": every /v1 operation, "all":
+#: every operation). 404 and 405 for an unknown path or method are not an operation's answers.
+_ERRORS: dict[str, tuple[str, str | set[str]]] = {
+    "400": ("The body is not UTF-8 JSON, or is nested too deeply (`invalid_json`)", _JSON_BODY),
+    "401": ("No API key, or an unknown or revoked one (`unauthorized`)", "v1"),
+    "403": ("The API key lacks the operation's scope (`forbidden`)", "v1"),
+    "404": ("No such event of this lender (`not_found`)", {"GET /v1/events/{event_id}"}),
+    "413": (
+        "The body is over the size limit (`body_too_large`, any route), or holds more than 1,000 records "
+        "(`too_many_records`)",
+        "all",
+    ),
+    "422": ("Invalid request: a bad parameter or body, or every record rejected (the code says which)", "v1"),
+    "429": ("Query rate of this API key or of this gateway exceeded (`rate_limited`)", _QUERIES),
+    "503": (
+        "Not ready: the index has not synced a block yet (`index_not_ready`), or this gateway's lender is not an "
+        "active member (`lender_not_active`); retry later",
+        {"POST /v1/reports"},
+    ),
+}
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"description": "`Bearer`: send the API key as a bearer token", "schema": {"type": "string"}}
 }
 
-#: Errors only some routes answer with.
-_ONLY = {
-    "413": ("/v1/events", "/v1/reports", "/v1/verify"),
-    "429": ("/v1/reports", "/v1/verify"),
-    "503": ("/v1/reports",),
-}
+
+def _answers(status: str, operation: str) -> bool:
+    where = _ERRORS[status][1]
+    if where == "all":
+        return True
+    if where == "v1":
+        return operation.split(" ", 1)[1].startswith("/v1/")
+    return operation in where
 
 
 def _document_auth_and_errors(schema: dict[str, Any]) -> None:
-    """Declare the Bearer API key and the real error body (not FastAPI's default `detail`) on /v1 routes."""
+    """Declare the Bearer API key on /v1 routes and every error status each operation can answer, with the real
+    error body (not FastAPI's default `detail`)."""
     components = schema["components"]
     components.setdefault("securitySchemes", {})["apiKey"] = {
         "type": "http",
@@ -120,11 +141,13 @@ def _document_auth_and_errors(schema: dict[str, Any]) -> None:
     components["schemas"].pop("ValidationError", None)
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in schema.get("paths", {}).items():
-        if not path.startswith("/v1/"):
-            continue
-        for operation in operations.values():
-            operation["security"] = [{"apiKey": []}]
+        for method, operation in operations.items():
+            name = f"{method.upper()} {path}"
+            if path.startswith("/v1/"):
+                operation["security"] = [{"apiKey": []}]
             responses = operation.setdefault("responses", {})
-            for status, text in _ERRORS.items():
-                if path in _ONLY.get(status, (path,)):
-                    responses.setdefault(status, {"description": text})["content"] = error_ref
+            for status, (text, _) in _ERRORS.items():
+                if _answers(status, name):
+                    responses[status] = {"description": text, "content": error_ref}
+                    if status == "401":
+                        responses[status]["headers"] = _WWW_AUTHENTICATE

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from creditshare.domain.json_input import OversizeNumber
+
 log = logging.getLogger(__name__)
 
 
@@ -29,6 +31,14 @@ class ApiError(Exception):
         self.extra = extra
 
 
+class UnreadableBody:
+    """Handed to FastAPI in place of a body that is not JSON (`api.body.JsonBodyRoute`), so that the route's
+    dependencies (authentication first) still run; validation then fails on it and the handler answers `error`."""
+
+    def __init__(self, error: ApiError) -> None:
+        self.error = error
+
+
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field, **extra}}
 
@@ -38,18 +48,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.field, **exc.extra), status_code=exc.status, headers=headers
-        )
+        return _answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
+        if isinstance(first.get("input"), UnreadableBody):
+            return _answer(first["input"].error)
         field = ".".join(str(p) for p in first["loc"][1:]) or None  # drop "body" / "path" / "query"
         if first["type"] == "json_invalid":
             return JSONResponse(error_body("invalid_json", "request body is not valid JSON"), status_code=400)
-        return JSONResponse(error_body("invalid_request", str(first["msg"]), field), status_code=422)
+        message = "number out of range" if isinstance(first.get("input"), OversizeNumber) else str(first["msg"])
+        return JSONResponse(error_body("invalid_request", message, field), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -58,5 +68,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        # The framework's 400 is a body it could not parse (the JSON routes parse their own bodies: a fallback).
+        # Its headers are kept: a 405 carries `Allow` (RFC 9110).
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def _answer(exc: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    body = error_body(exc.code, exc.message, exc.field, **exc.extra)
+    return JSONResponse(body, status_code=exc.status, headers=headers)

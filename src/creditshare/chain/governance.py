@@ -214,7 +214,7 @@ class ProposalState(StrEnum):
     OPEN = "open"
     EXECUTED = "executed"
     EXPIRED = "expired"
-    STALE = "stale"  # the governor set or threshold changed since it was created
+    STALE = "stale"  # the state it depends on changed since it was created (see `proposal`)
 
 
 @dataclass(frozen=True)
@@ -239,20 +239,36 @@ class Proposal:
         return 0 if self.state == ProposalState.EXECUTED else max(0, self.threshold - self.approvals)
 
 
+#: Actions whose proposals are bound to the pause epoch (stale after any pause or unpause).
+PAUSE_ACTIONS = frozenset({Action.PAUSE, Action.UNPAUSE})
+
+
 def proposal(registry: Contract, proposal_id: int) -> Proposal:
-    """Read one proposal and work out its state; raises `ContractRevert` (RegistryUnknownProposal) if absent."""
+    """Read one proposal and work out its state; raises `ContractRevert` (RegistryUnknownProposal) if absent.
+
+    A proposal is stale, as the registry's `approve` decides, once the governance epoch has moved on, or for Pause
+    and Unpause the pause epoch, or the version of the member it targets."""
     w3 = registry.w3
+    f = registry.functions
     with translate_errors():
-        p = registry.functions.proposal(proposal_id).call()
-        action, role, executed, approvals, expires_at, epoch, target, proposer, value, name = p
+        p = f.proposal(proposal_id).call()
+        action, role, executed, approvals, expires_at, epoch, pause_epoch = p[:7]
+        target, target_version, proposer, value, name = p[7:]
         if action == Action.NONE:
             raise ContractRevert("RegistryUnknownProposal", (proposal_id,), "")
-        threshold = int(registry.functions.threshold().call())
-        current_epoch = int(registry.functions.governanceEpoch().call())
+        threshold = int(f.threshold().call())
+        current_epoch = int(f.governanceEpoch().call())
+        current_pause_epoch = int(f.pauseEpoch().call())
+        current_version = int(f.memberVersion(target).call())
         now = int(w3.eth.get_block("latest")["timestamp"])
+    stale = (
+        epoch != current_epoch
+        or (action in PAUSE_ACTIONS and pause_epoch != current_pause_epoch)
+        or target_version != current_version
+    )
     if executed:
         state = ProposalState.EXECUTED
-    elif epoch != current_epoch:
+    elif stale:
         state = ProposalState.STALE
     elif now > expires_at:
         state = ProposalState.EXPIRED

@@ -11,10 +11,11 @@ from web3 import Web3
 from web3.contract import Contract
 
 from creditshare.chain.artifacts import LEDGER, event_topic
-from creditshare.chain.governance import Role
+from creditshare.chain.governance import MemberStatus, Role
 from creditshare.chain.logs import LogWindow, address_topic, head_block
 from creditshare.chain.rpc import Receipt, translate_errors
 from creditshare.chain.transactor import Transactor
+from creditshare.core.exceptions import ChainError
 
 #: Gas limit of a batch: intrinsic calldata cost + fixed execution + a per-item bound. Measured execution is
 #: ~45k fixed + ~3.0k per item (benchmarks/gas.py); the margins keep every batch size below its limit.
@@ -30,6 +31,30 @@ class Item:
     key: bytes
     record_hash: bytes
     data_word: bytes
+
+
+class BatchConflict(ChainError):
+    """Raised when a lender's batch sequence number was used by a different batch than the one being settled: that
+    batch can never land, and its items were not recorded."""
+
+
+@dataclass(frozen=True)
+class WriterState:
+    """The signer's membership and the ledger's pause flag, as the registry says now."""
+
+    role: Role
+    status: MemberStatus
+    paused: bool
+
+    @property
+    def may_write(self) -> bool:
+        return self.role == Role.LENDER and self.status == MemberStatus.ACTIVE and not self.paused
+
+    @property
+    def for_good(self) -> bool:
+        """Whether the signer can never write again (removed, or not a lender at all): suspension and a pause are
+        reversible, so records then wait."""
+        return self.status in (MemberStatus.NONE, MemberStatus.REMOVED) or self.role != Role.LENDER
 
 
 @dataclass(frozen=True)
@@ -65,12 +90,12 @@ class LedgerClient:
         with translate_errors():
             return int(self.contract.functions.nextSequence(self.lender).call())
 
-    def writer_state(self) -> tuple[bool, bool]:
-        """(signer is an active lender, ledger paused) — checked before signing each batch."""
+    def writer_state(self) -> WriterState:
+        """Whether the signer may write now, and if not why — checked before signing each batch."""
         with translate_errors():
-            active = bool(self.registry.functions.isActive(self.lender, int(Role.LENDER)).call())
+            role, status, _, _ = self.registry.functions.member(self.lender).call()
             paused = bool(self.registry.functions.paused().call())
-        return active, paused
+        return WriterState(Role(role), MemberStatus(status), paused)
 
     def record_batch_data(self, seq: int, items: list[Item]) -> bytes:
         """Calldata of `recordBatch(uint64 seq, bytes32[] items)`, laid out directly (the hot path): selector,
@@ -99,9 +124,12 @@ class LedgerClient:
         ]
         return RecordedBatch(seq, receipt.tx_hash, receipt.block_number, receipt.gas_used, indexes)
 
-    def find_batch(self, tx: Transactor, seq: int, from_block: int = 0, window: int = 1000) -> Receipt | None:
+    def find_batch(
+        self, tx: Transactor, seq: int, digest: bytes | None, from_block: int = 0, window: int = 1000
+    ) -> Receipt | None:
         """The receipt of this lender's batch `seq`, found by its BatchRecorded log (read in windows of at most
-        `window` blocks, as Besu caps eth_getLogs ranges)."""
+        `window` blocks, as Besu caps eth_getLogs ranges). Raises `BatchConflict` when the batch that took `seq`
+        is not the one with `digest` (None: a batch signed before digests were kept; any is taken as it)."""
         query = {
             "address": self.contract.address,
             "topics": [
@@ -112,5 +140,16 @@ class LedgerClient:
         }
         for page in LogWindow(tx.w3, window).scan(query, from_block, head_block(tx.w3)):
             if page.logs:
-                return tx.receipt(page.logs[0]["transactionHash"])
+                entry = page.logs[0]
+                landed = bytes.fromhex(entry["data"][2:])[32:64]  # (itemCount, digest)
+                if digest is not None and landed != digest:
+                    raise BatchConflict(
+                        f"sequence {seq} was taken by batch {entry['transactionHash']} with another digest"
+                    )
+                return tx.receipt(entry["transactionHash"])
         return None
+
+
+def batch_digest(record_hashes: list[bytes]) -> bytes:
+    """What the ledger stores and logs for a batch: keccak256 of its record hashes, zero for each inquiry."""
+    return bytes(Web3.keccak(b"".join(record_hashes)))

@@ -92,22 +92,25 @@ def report(
     if not consent_ref.strip():
         raise ConfigError("--consent-ref is required: the reference of the applicant's signed consent")
     gateway = _synced_gateway()
-    answer = gateway.queries.credit_report(
-        caller=f"cli:{getpass.getuser()}",
-        id_type=id_type,
-        id_number=id_number,
-        purpose=Purpose[purpose.upper()],
-        consent_ref=consent_ref.strip(),
-    )
-    if as_json:
-        console.print_json(answer.report.model_dump_json())
-    else:
-        print_report(answer.report)
     try:
-        with console.status("recording the inquiry on chain"):
-            send_now(gateway, [answer.inquiry_event_id], timeout=60)
-    except SettleTimeout:
-        err_console.print("the inquiry is queued in the outbox; the gateway sends it when the chain answers")
+        answer = gateway.queries.credit_report(
+            caller=f"cli:{getpass.getuser()}",
+            id_type=id_type,
+            id_number=id_number,
+            purpose=Purpose[purpose.upper()],
+            consent_ref=consent_ref.strip(),
+        )
+        if as_json:
+            console.print_json(answer.report.model_dump_json())
+        else:
+            print_report(answer.report)
+        try:
+            with console.status("recording the inquiry on chain"):
+                send_now(gateway, [answer.inquiry_event_id], timeout=60)
+        except SettleTimeout:
+            err_console.print("the inquiry is queued in the outbox; the gateway sends it when the chain answers")
+    finally:
+        gateway.stop()
 
 
 def fen(amount: int | None) -> str:
@@ -172,12 +175,15 @@ def verify(
         where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else str(exc)
         raise ConfigError(f"{file} is not a verify request ({where})") from None
     gateway = _synced_gateway()
-    result = gateway.queries.verify(
-        caller=f"cli:{getpass.getuser()}",
-        lender=body.lender,
-        record=body.record,
-        corrects_hash=bytes.fromhex(body.corrects_hash[2:]) if body.corrects_hash else None,
-    )
+    try:
+        result = gateway.queries.verify(
+            caller=f"cli:{getpass.getuser()}",
+            lender=body.lender,
+            record=body.record,
+            corrects_hash=bytes.fromhex(body.corrects_hash[2:]) if body.corrects_hash else None,
+        )
+    finally:
+        gateway.stop()  # gives the follower lease back at once (a later command need not wait for it to expire)
     table = Table(title="verification", show_header=False)
     for key, value in dataclasses.asdict(result).items():
         table.add_row(key.replace("_", " "), "" if value is None else str(value))
@@ -187,8 +193,11 @@ def verify(
 
 
 def _synced_gateway() -> Gateway:
-    """The settings' gateway, its index caught up with the chain (a report or verify answers as of the head)."""
+    """The settings' gateway, its index caught up with the chain (a report or verify answers as of the head) —
+    unless a running gateway follows the chain into this database: then its index is used as it keeps it."""
     gateway = open_gateway(Settings.from_env())
     with console.status("indexing the chain"):
-        gateway.follower.sync()
+        synced = gateway.follower.try_sync()
+    if synced is None:
+        err_console.print("the running gateway keeps this database's index: answering from it as it stands")
     return gateway

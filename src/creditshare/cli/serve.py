@@ -13,9 +13,11 @@ import typer
 from creditshare.chain.deploy import Deployment
 from creditshare.cli._shared import (
     console,
-    open_sessions,
 )
 from creditshare.core.config import Settings
+from creditshare.core.db import checkpoint_loop, make_engine, session_factory
+from creditshare.core.db.lease import Lease
+from creditshare.core.exceptions import ConfigError
 from creditshare.read.follower import SyncProgress
 
 
@@ -48,12 +50,15 @@ def sync(
 
     settings = Settings.from_env()
     deployment = Deployment.load(settings.deployment_path)
+    engine = make_engine(settings.database)
+    sessions = session_factory(engine)
     follower = Follower(
         make_web3(settings.rpc_url),
-        open_sessions(),
+        sessions,
         deployment,
         confirmations=settings.confirmations,
         max_range=settings.index_range,
+        lease=Lease(sessions, f"follower:{deployment.ledger.lower()}"),
     )
     start = follower.state().last_block
     rows = 0
@@ -71,10 +76,21 @@ def sync(
             rows += step.rows
             bar.update(task, completed=step.indexed - start, total=max(1, step.target - start), rows=rows)
 
-        result = follower.sync(show)
+        result = follower.try_sync(show)
+    if result is None:
+        raise ConfigError(
+            "another process (a running `creditshare serve`?) follows the chain into this database; it keeps the "
+            "index up to date (two followers would race on it)"
+        )
     console.print(f"indexed to block {result.indexed} ({rows} rows)")
     if follow:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # The index's writes go to SQLite's WAL, and auto-checkpoints are off: checkpoint beside them.
+        checkpoints = threading.Thread(target=checkpoint_loop, args=(engine, stop), name="checkpoint", daemon=True)
+        checkpoints.start()
         with contextlib.suppress(KeyboardInterrupt):
             follower.run(stop)
+        stop.set()
+        checkpoints.join(timeout=5)
+    engine.dispose()

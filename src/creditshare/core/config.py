@@ -46,6 +46,9 @@ class Settings(BaseModel):
         0, ge=0, le=1000, description="Blocks the index stays behind the head (0: QBFT finality)"
     )
     index_range: int = Field(1000, ge=1, le=100_000, description="Widest eth_getLogs block range (Besu caps 1,000)")
+    index_stall_seconds: float = Field(
+        30.0, gt=0, description="/readyz fails when the index follower has not advanced or caught up for this long"
+    )
     policy_file: Path | None = Field(None, description="Report policy JSON (default: the shipped policy)")
     query_rate_per_minute: int = Field(120, ge=1, description="Report/verify requests per minute per API client")
     lender_query_rate_per_minute: int = Field(1200, ge=1, description="Report/verify requests per minute, all clients")

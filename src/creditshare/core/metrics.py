@@ -32,10 +32,28 @@ class Metrics:
         self.last_confirmed_block = Gauge(
             "creditshare_last_confirmed_block", "Block of the last confirmed batch", registry=r
         )
+        self.tampered_rows = Counter(
+            "creditshare_outbox_tampered_rows",
+            "Outbox rows refused because they no longer match their seal",
+            registry=r,
+        )
         self.chain_errors = Counter("creditshare_chain_errors", "Chain errors by kind", ["kind"], registry=r)
         self.reports = Counter("creditshare_reports", "Credit reports served by purpose", ["purpose"], registry=r)
         self.verifications = Counter("creditshare_verifications", "Verify requests by result", ["match"], registry=r)
         self.rate_limited = Counter("creditshare_rate_limited", "Queries refused by rate limit", ["scope"], registry=r)
+        self.chain_head = Gauge(
+            "creditshare_chain_head_block", "The chain's head block, as the index follower saw it", registry=r
+        )
+        self.indexed_block = Gauge("creditshare_indexed_block", "The last block in the index", registry=r)
+        self.index_lag = Gauge(
+            "creditshare_index_lag_blocks", "Blocks between the head (less confirmations) and the index", registry=r
+        )
+        self.quarantined = Gauge(
+            "creditshare_quarantined_logs",
+            "Logs the index holds in quarantine (refused: left out of every report), by reason",
+            ["reason"],
+            registry=r,
+        )
         self.report_seconds = Histogram(
             "creditshare_report_seconds",
             "Time to build a report from the index",

@@ -19,6 +19,15 @@ MAX_U64 = 2**64 - 1
 MAX_U16 = 2**16 - 1
 EPOCH = dt.date(1970, 1, 1)
 
+#: Largest amount a record carries: 10^15 fen (10 trillion yuan) — far above any micro-loan, far below uint64.
+MAX_FEN = 10**15
+#: Most days past due a record carries (100 years).
+MAX_DAYS_PAST_DUE = 36_500
+#: Earliest day a credit event may have happened on (the ledger checks it too).
+EARLIEST_DATE = dt.date(1990, 1, 1)
+#: The ledger's Purpose codes of inquiries (mirrors `domain.purposes.Purpose`).
+PURPOSE_CODES = range(1, 6)
+
 
 class ItemType(IntEnum):
     """Item types as the ledger knows them (byte 0 of the data word)."""
@@ -117,6 +126,48 @@ def unpack_event_data(data: int) -> EventData:
     )
 
 
+#: Bits below the days-past-due field of a credit event's word, and below the purpose of an inquiry's: always 0.
+_EVENT_PADDING = (1 << 72) - 1
+_INQUIRY_PADDING = (1 << 240) - 1
+
+
+def event_word_problem(data: int, latest_day: int) -> str | None:
+    """Why a credit event's data word is not one an honest gateway writes, or None. The rules are those the
+    gateway applies to every record it accepts (`domain.records.check_rules`) and the ledger re-checks; the index
+    applies them to other members' logs, which it must not trust. `latest_day` is the log's block day + 1."""
+    word = split_event_word(data)
+    if word.item_type not in _EVENT_TYPES:
+        return f"unknown item type {word.item_type}"
+    if data & _EVENT_PADDING:
+        return "the unused bytes of the data word are not zero"
+    if not day_number(EARLIEST_DATE) <= word.occurred_day <= latest_day:
+        return f"occurred-on day {word.occurred_day} outside {day_number(EARLIEST_DATE)}..{latest_day}"
+    if word.amount_fen > MAX_FEN or word.overdue_fen > MAX_FEN or word.days_past_due > MAX_DAYS_PAST_DUE:
+        return "an amount or the days past due is out of range"
+    kind = ItemType(word.item_type)
+    late = word.overdue_fen or word.days_past_due
+    if kind is ItemType.LOAN_OPENED and (word.amount_fen == 0 or late):
+        return "a new loan has a principal and nothing overdue"
+    if kind is ItemType.SETTLED and (word.amount_fen or late):
+        return "a settled loan has nothing outstanding or overdue"
+    if kind is ItemType.OVERDUE and not (word.overdue_fen and word.days_past_due):
+        return "an overdue event has an overdue amount and days past due"
+    if kind is not ItemType.WRITTEN_OFF and word.overdue_fen > word.amount_fen:
+        return "the overdue amount exceeds the outstanding amount"
+    return None
+
+
+def inquiry_word_problem(data: int) -> str | None:
+    """Why an inquiry's data word is not one an honest gateway writes, or None."""
+    if data >> 248 != ItemType.INQUIRY:
+        return f"item type {data >> 248} is not an inquiry"
+    if data & _INQUIRY_PADDING:
+        return "the unused bytes of the data word are not zero"
+    if unpack_inquiry_purpose(data) not in PURPOSE_CODES:
+        return f"unknown purpose code {unpack_inquiry_purpose(data)}"
+    return None
+
+
 def unpack_inquiry_purpose(data: int) -> int:
     """Purpose code of an inquiry's data word."""
     return (data >> 240) & 0xFF
@@ -128,3 +179,6 @@ def encode_items(items: list[tuple[bytes, bytes, bytes, int]]) -> list[bytes]:
     for subject_key, key, record_hash, data in items:
         words.extend((subject_key, key, record_hash, data.to_bytes(32, "big")))
     return words
+
+
+_EVENT_TYPES = frozenset(t.value for t in ItemType if t is not ItemType.INQUIRY)

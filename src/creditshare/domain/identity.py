@@ -38,24 +38,29 @@ class IdType(StrEnum):
 
 _RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_CHECK = "10X98765432"  # index = weighted sum mod 11 (ISO 7064 MOD 11-2)
-_RESIDENT_RE = re.compile(r"[1-9]\d{16}[\dX]")
+_RESIDENT_RE = re.compile(r"[1-9][0-9]{16}[0-9X]")
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_RE = re.compile(r"[1-9A-GY][0-9A-HJ-NP-RTUW-Y]\d{6}[0-9A-HJ-NP-RTUW-Y]{10}")
+_USCC_RE = re.compile(r"[1-9A-GY][0-9A-HJ-NP-RTUW-Y][0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}")
 
 _OTHER_RE = re.compile(r"[A-Z0-9][A-Z0-9 \-/.]{0,62}[A-Z0-9]|[A-Z0-9]")
 
+_NAMES = {IdType.RESIDENT_ID: "resident id", IdType.USCC: "unified social credit code", IdType.OTHER: "other id"}
+
 
 def resident_check_char(first17: str) -> str:
-    """The GB 11643 check character for the first 17 digits."""
-    if len(first17) != 17:
-        raise ValueError("the check character is computed over exactly 17 digits")
+    """The GB 11643 check character for the first 17 digits (ASCII `0-9` only; `ValueError` otherwise)."""
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("the check character is computed over exactly 17 ASCII digits")
     return _RESIDENT_CHECK[sum(map(operator.mul, map(int, first17), _RESIDENT_WEIGHTS)) % 11]
 
 
 def uscc_check_char(first17: str) -> str:
-    """The GB 32100 check character for the first 17 characters."""
+    """The GB 32100 check character for the first 17 characters (of the code's alphabet; `ValueError`
+    otherwise)."""
+    if len(first17) != 17 or not all(c in _USCC_CHARS for c in first17):
+        raise ValueError("the check character is computed over exactly 17 characters of 0-9 and A-Y")
     total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return _USCC_CHARS[(31 - total % 31) % 31]
 
@@ -63,15 +68,22 @@ def uscc_check_char(first17: str) -> str:
 def normalise(id_type: IdType | str, raw: str, *, today: dt.date | None = None) -> str:
     """Validate `raw` as an ID of `id_type` and return its normal form; raises `InvalidIdentity`.
 
-    A birth date is checked against `today` (default: today in China Standard Time, as for submissions)."""
+    After NFKC (which folds full-width digits and letters to ASCII) only ASCII may remain: a digit of another
+    script (Arabic-Indic `١`, Devanagari `१`...) is not folded, and `int()` would read it as the same digit, so the
+    same person could be keyed under two subject keys. A birth date is checked against `today` (default: today
+    in China Standard Time, as for submissions).
+
+    No message repeats the ID, a part of it or its birth date: messages end up in logs and import error files."""
     try:
         kind = IdType(id_type)
     except ValueError:
         raise InvalidIdentity(
-            f"unknown id_type {id_type!r}; expected one of {', '.join(t.value for t in IdType)}",
-            code="invalid_id_type",
+            f"unknown id_type; expected one of {', '.join(t.value for t in IdType)}", code="invalid_id_type"
         ) from None
-    value = unicodedata.normalize("NFKC", raw).strip().upper()
+    folded = unicodedata.normalize("NFKC", raw)
+    if not folded.isascii():
+        raise InvalidIdentity(f"{_NAMES[kind]} may hold only ASCII once NFKC-normalised (no digits of other scripts)")
+    value = folded.strip().upper()
     if kind is IdType.RESIDENT_ID:
         return _normalise_resident(value, today or today_cst())
     if kind is IdType.USCC:
@@ -88,21 +100,19 @@ def _normalise_resident(value: str, today: dt.date) -> str:
     try:
         born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdentity(f"resident id has an impossible birth date {value[6:14]}") from None
+        raise InvalidIdentity("the birth date in the resident id is not a real date") from None
     if born.year < 1900 or born > today:
-        raise InvalidIdentity(f"resident id has an implausible birth date {born.isoformat()}")
-    expected = resident_check_char(value[:17])
-    if value[17] != expected:
-        raise InvalidIdentity(f"resident id check character is {value[17]} but should be {expected}")
+        raise InvalidIdentity("the birth date in the resident id is implausible: too long ago or in the future")
+    if value[17] != resident_check_char(value[:17]):
+        raise InvalidIdentity("resident id: the check character does not match the first 17 digits")
     return value
 
 
 def _normalise_uscc(value: str) -> str:
     if not _USCC_RE.fullmatch(value):
         raise InvalidIdentity("unified social credit code must be 18 characters of 0-9 and A-Y without I, O, S, V, Z")
-    expected = uscc_check_char(value[:17])
-    if value[17] != expected:
-        raise InvalidIdentity(f"unified social credit code check character is {value[17]} but should be {expected}")
+    if value[17] != uscc_check_char(value[:17]):
+        raise InvalidIdentity("unified social credit code: the check character does not match the first 17 characters")
     return value
 
 

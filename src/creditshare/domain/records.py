@@ -21,12 +21,9 @@ from creditshare.core.clock import today_cst
 from creditshare.core.exceptions import CreditShareError
 from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain import codec
-from creditshare.domain.identity import InvalidIdentity, loan_key, normalise, subject_key
+from creditshare.domain.identity import IdType, InvalidIdentity, loan_key, normalise, subject_key
 
-#: Largest amount accepted: 10^15 fen (10 trillion yuan) — far above any micro-loan, far below uint64.
-MAX_FEN = 10**15
-MAX_DAYS_PAST_DUE = 36_500
-EARLIEST_DATE = dt.date(1990, 1, 1)
+MAX_FEN, MAX_DAYS_PAST_DUE, EARLIEST_DATE = codec.MAX_FEN, codec.MAX_DAYS_PAST_DUE, codec.EARLIEST_DATE
 RECORD_HASH_DOMAIN = b"creditshare/record/v1\x00"
 #: The canonical JSON settings, built once (json.dumps with options builds an encoder on every call).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -57,6 +54,10 @@ class EventType(StrEnum):
         return codec.ItemType[self.name]
 
 
+#: JSON Schema of `id_type` and `id_number` as published (`CreditEventIn`, and the report request).
+ID_TYPE_SCHEMA: dict[str, Any] = {"enum": [t.value for t in IdType]}
+ID_SCHEMA: dict[str, Any] = {"minLength": 1}
+
 Fen = Annotated[StrictInt, Field(ge=0, le=MAX_FEN)]
 ShortText = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")]
 
@@ -68,8 +69,12 @@ class CreditEventIn(BaseModel):
 
     record_id: ShortText = Field(description="The lender's own unique id for this record.")
     event_type: EventType
-    id_type: str = Field(max_length=32, description="resident_id | uscc | other")
-    id_number: str = Field(max_length=64, description="The borrower's ID number (never leaves the gateway).")
+    # The published schema names the id types and a non-empty ID; validation itself is `identity.normalise`, which
+    # answers `invalid_id_type` / `invalid_id` (not a generic pydantic error) for anything else.
+    id_type: str = Field(max_length=32, description="resident_id | uscc | other", json_schema_extra=ID_TYPE_SCHEMA)
+    id_number: str = Field(
+        max_length=64, description="The borrower's ID number (never leaves the gateway).", json_schema_extra=ID_SCHEMA
+    )
     loan_number: ShortText = Field(description="The lender's loan number; hashed into the loan key.")
     occurred_on: dt.date = Field(description="Date the event happened (YYYY-MM-DD, China Standard Time).")
     principal_fen: Fen | None = Field(None, description="loan_opened: principal in fen (required, > 0).")

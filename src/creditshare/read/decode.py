@@ -1,45 +1,65 @@
-"""Raw `eth_getLogs` entries of our two contracts → index rows.
+"""Raw `eth_getLogs` entries of our two contracts → index rows, or quarantine rows for what cannot be accepted.
 
-One decoder per event, found by the log's contract and topic 0 (`chain.artifacts` computes the topics); data
-words go through `domain.codec`. Logs of other contracts and events we do not index are skipped.
+Every other member may be hostile or buggy, and so may the node: a log is untrusted input. One decoder per event,
+found by the log's contract and topic 0 (`chain.artifacts` computes the topics), checks the log's shape and its
+fields against the rules an honest gateway follows (`domain.codec`); a log that fails — or that no decoder can
+read at all — becomes a quarantine row with its reason and raw bytes, and never stops the follower. Checks that
+need the index itself (is the sender a lender, does the corrected record exist) come after, in `read.screen`.
+Logs of other contracts and events we do not index are skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from eth_abi import decode as abi_decode
 
 from creditshare.chain.artifacts import LEDGER, REGISTRY, event_topic
-from creditshare.domain.codec import split_event_word, unpack_inquiry_purpose
-
-#: The index stores amounts in signed 64-bit columns (SQLite and PostgreSQL). The ledger takes any uint64 and no
-#: gateway accepts more than 10^15 fen, so larger values are clamped here — identically on every gateway, which
-#: keeps reports reproducible, and a raw transaction with an absurd amount cannot stop anyone's index.
-MAX_INDEXED_AMOUNT = 2**63 - 1
+from creditshare.chain.governance import MemberStatus, Role
+from creditshare.domain.codec import event_word_problem, inquiry_word_problem, split_event_word, unpack_inquiry_purpose
 
 Row = dict[str, Any]
+Table = Literal["events", "inquiries", "corrections", "disputes", "members"]
+
+
+class Rejected(Exception):
+    """Raised by a decoder for a log the index must not accept; `reason` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Item:
+    """A decoded log: its table, its row, and the raw log (kept in case a later check quarantines it)."""
+
+    table: Table
+    row: Row
+    raw: Row
+    event: str
 
 
 @dataclass
 class IndexRows:
-    """Rows decoded from one range of logs, per index table, ready to insert."""
+    """What one range of logs decodes to: accepted rows in log order, and quarantined logs."""
 
-    events: list[Row] = field(default_factory=list)
-    inquiries: list[Row] = field(default_factory=list)
-    corrections: list[Row] = field(default_factory=list)
-    disputes: list[Row] = field(default_factory=list)
-    members: list[Row] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    quarantine: list[Row] = field(default_factory=list)
+
+    def table(self, name: Table) -> list[Row]:
+        return [item.row for item in self.items if item.table == name]
 
     @property
     def size(self) -> int:
-        return len(self.events) + len(self.inquiries) + len(self.corrections) + len(self.disputes) + len(self.members)
+        return len(self.items) + len(self.quarantine)
 
 
 @dataclass(frozen=True)
-class _Log:
+class Log:
     """The parts of a raw log every decoder uses."""
 
     topics: list[bytes]
@@ -47,7 +67,7 @@ class _Log:
     block: int
     log_index: int
     tx_hash: bytes
-    block_time: Callable[[], int]
+    block_time: int
 
     @property
     def position(self) -> Row:
@@ -57,105 +77,137 @@ class _Log:
     def ledger_common(self) -> Row:
         return {"block_number": self.block, "log_index": self.log_index, "tx_hash": self.tx_hash}
 
+    def shape(self, topics: int, data: int) -> None:
+        """Reject a log whose topics or data do not have the event's shape."""
+        if len(self.topics) != topics or len(self.data) != data:
+            raise Rejected(
+                "malformed_log", f"{len(self.topics)} topics and {len(self.data)} data bytes, not {topics} and {data}"
+            )
+
 
 def _address(topic: bytes) -> str:
+    if any(topic[:12]):
+        raise Rejected("malformed_log", "an address topic with non-zero upper bytes")
     return "0x" + topic[-20:].hex()
 
 
-def _credit_event(log: _Log, rows: IndexRows) -> None:
-    word = split_event_word(int.from_bytes(log.data[32:64], "big"))
-    rows.events.append(
-        {
-            **log.ledger_common,
-            "subject_key": log.topics[1],
-            "lender": _address(log.topics[2]),
-            "record_hash": log.topics[3],
-            "loan_key": log.data[:32],
-            "item_type": word.item_type,
-            "occurred_day": word.occurred_day,
-            "amount_fen": min(MAX_INDEXED_AMOUNT, word.amount_fen),
-            "overdue_fen": min(MAX_INDEXED_AMOUNT, word.overdue_fen),
-            "days_past_due": word.days_past_due,
-        }
-    )
+def _key(value: bytes, name: str) -> bytes:
+    if not any(value):
+        raise Rejected("zero_key", f"the {name} is zero")
+    return value
 
 
-def _inquiry(log: _Log, rows: IndexRows) -> None:
-    rows.inquiries.append(
-        {
-            **log.ledger_common,
-            "subject_key": log.topics[1],
-            "lender": _address(log.topics[2]),
-            "inquiry_hash": log.topics[3],
-            "consent_hash": log.data[:32],
-            "purpose": unpack_inquiry_purpose(int.from_bytes(log.data[32:64], "big")),
-            "block_time": log.block_time(),
-        }
-    )
+def _credit_event(log: Log) -> tuple[Table, Row]:
+    log.shape(4, 64)
+    data = int.from_bytes(log.data[32:64], "big")
+    problem = event_word_problem(data, latest_day=log.block_time // 86_400 + 1)
+    if problem:
+        raise Rejected("invalid_event", problem)
+    word = split_event_word(data)
+    return "events", {
+        **log.ledger_common,
+        "subject_key": _key(log.topics[1], "subject key"),
+        "lender": _address(log.topics[2]),
+        "record_hash": _key(log.topics[3], "record hash"),
+        "loan_key": _key(log.data[:32], "loan key"),
+        "item_type": word.item_type,
+        "occurred_day": word.occurred_day,
+        "amount_fen": word.amount_fen,
+        "overdue_fen": word.overdue_fen,
+        "days_past_due": word.days_past_due,
+    }
 
 
-def _correction(log: _Log, rows: IndexRows) -> None:
-    rows.corrections.append(
-        {
-            **log.ledger_common,
-            "lender": _address(log.topics[1]),
-            "original_hash": log.topics[2],
-            "record_hash": log.topics[3],
-        }
-    )
+def _inquiry(log: Log) -> tuple[Table, Row]:
+    log.shape(4, 64)
+    data = int.from_bytes(log.data[32:64], "big")
+    problem = inquiry_word_problem(data)
+    if problem:
+        raise Rejected("invalid_inquiry", problem)
+    return "inquiries", {
+        **log.ledger_common,
+        "subject_key": _key(log.topics[1], "subject key"),
+        "lender": _address(log.topics[2]),
+        "inquiry_hash": _key(log.topics[3], "inquiry hash"),
+        "consent_hash": _key(log.data[:32], "consent hash"),
+        "purpose": unpack_inquiry_purpose(data),
+        "block_time": log.block_time,
+    }
 
 
-def _dispute(outcome_in_data: bool) -> Callable[[_Log, IndexRows], None]:
-    def decode(log: _Log, rows: IndexRows) -> None:
-        rows.disputes.append(
-            {
-                **log.ledger_common,
-                "lender": _address(log.topics[1]),
-                "record_hash": log.topics[2],
-                "actor": _address(log.topics[3]),
-                "outcome": int.from_bytes(log.data[:32], "big") if outcome_in_data else 0,
-                "block_time": log.block_time(),
-            }
-        )
-
-    return decode
+def _correction(log: Log) -> tuple[Table, Row]:
+    log.shape(4, 0)
+    return "corrections", {
+        **log.ledger_common,
+        "lender": _address(log.topics[1]),
+        "original_hash": _key(log.topics[2], "original record hash"),
+        "record_hash": _key(log.topics[3], "record hash"),
+    }
 
 
-def _member(fields: Callable[[bytes], Row]) -> Callable[[_Log, IndexRows], None]:
-    def decode(log: _Log, rows: IndexRows) -> None:
-        rows.members.append({**log.position, "address": _address(log.topics[1]), **fields(log.data)})
-
-    return decode
-
-
-def _admitted(data: bytes) -> Row:
-    role, name = abi_decode(["uint8", "string"], data)
-    return {"name": name, "role": role, "status": 1}
-
-
-def _role_changed(data: bytes) -> Row:
-    return {"name": None, "role": abi_decode(["uint8", "uint8"], data)[1], "status": None}
+def _dispute(log: Log, outcome: int) -> Row:
+    return {
+        **log.ledger_common,
+        "lender": _address(log.topics[1]),
+        "record_hash": _key(log.topics[2], "record hash"),
+        "actor": _address(log.topics[3]),
+        "outcome": outcome,
+        "block_time": log.block_time,
+    }
 
 
-def _status_changed(data: bytes) -> Row:
-    return {"name": None, "role": None, "status": abi_decode(["uint8", "uint8"], data)[1]}
+def _dispute_opened(log: Log) -> tuple[Table, Row]:
+    log.shape(4, 0)
+    return "disputes", _dispute(log, 0)
 
 
-Decoder = Callable[[_Log, IndexRows], None]
+def _dispute_resolved(log: Log) -> tuple[Table, Row]:
+    log.shape(4, 32)
+    outcome = int.from_bytes(log.data, "big")
+    if outcome not in (1, 2):  # DisputeOutcome: 1 confirmed, 2 corrected
+        raise Rejected("invalid_dispute", f"outcome {outcome} is neither confirmed (1) nor corrected (2)")
+    return "disputes", _dispute(log, outcome)
+
+
+def _known(enum: type[Role] | type[MemberStatus], value: int) -> int:
+    if value not in {m.value for m in enum} or value == 0:
+        raise Rejected("invalid_member_event", f"{enum.__name__} {value}")
+    return value
+
+
+def _member_admitted(log: Log) -> tuple[Table, Row]:
+    role, name = abi_decode(["uint8", "string"], log.data)
+    fields = {"name": name[:64], "role": _known(Role, role), "status": MemberStatus.ACTIVE.value}
+    return "members", {**log.position, "address": _address(log.topics[1]), **fields}
+
+
+def _member_role_changed(log: Log) -> tuple[Table, Row]:
+    log.shape(2, 64)
+    role = _known(Role, abi_decode(["uint8", "uint8"], log.data)[1])
+    return "members", {**log.position, "address": _address(log.topics[1]), "name": None, "role": role, "status": None}
+
+
+def _member_status_changed(log: Log) -> tuple[Table, Row]:
+    log.shape(2, 64)
+    status = _known(MemberStatus, abi_decode(["uint8", "uint8"], log.data)[1])
+    return "members", {**log.position, "address": _address(log.topics[1]), "name": None, "role": None, "status": status}
+
+
+Decoder = Callable[[Log], tuple[Table, Row]]
 
 #: (contract, event) → decoder. Events not listed here are not indexed.
 _DECODERS: dict[tuple[str, str], Decoder] = {
     (LEDGER, "CreditEventRecorded"): _credit_event,
     (LEDGER, "InquiryRecorded"): _inquiry,
     (LEDGER, "CreditEventCorrected"): _correction,
-    (LEDGER, "DisputeOpened"): _dispute(outcome_in_data=False),
-    (LEDGER, "DisputeResolved"): _dispute(outcome_in_data=True),
-    (REGISTRY, "MemberAdmitted"): _member(_admitted),
-    (REGISTRY, "MemberRoleChanged"): _member(_role_changed),
-    (REGISTRY, "MemberStatusChanged"): _member(_status_changed),
+    (LEDGER, "DisputeOpened"): _dispute_opened,
+    (LEDGER, "DisputeResolved"): _dispute_resolved,
+    (REGISTRY, "MemberAdmitted"): _member_admitted,
+    (REGISTRY, "MemberRoleChanged"): _member_role_changed,
+    (REGISTRY, "MemberStatusChanged"): _member_status_changed,
 }
-_BY_TOPIC: dict[tuple[str, bytes], Decoder] = {
-    (contract, event_topic(contract, event)): decoder for (contract, event), decoder in _DECODERS.items()
+_BY_TOPIC: dict[tuple[str, bytes], tuple[str, Decoder]] = {
+    (contract, event_topic(contract, event)): (event, decoder) for (contract, event), decoder in _DECODERS.items()
 }
 
 
@@ -163,25 +215,50 @@ def _b(hex_str: str) -> bytes:
     return bytes.fromhex(hex_str[2:])
 
 
+def quarantine_row(entry: Row, reason: str, detail: str, event: str | None, sender: str | None = None) -> Row:
+    """A quarantine row for a raw log: its position, raw topics and data, and why."""
+    topics = entry.get("topics") or []
+    return {
+        "block_number": int(entry["blockNumber"], 16),
+        "log_index": int(entry["logIndex"], 16),
+        "tx_hash": _b(entry["transactionHash"]),
+        "address": entry["address"].lower(),
+        "sender": sender,
+        "event": event,
+        "reason": reason,
+        "detail": detail[:500],
+        "topics": b"".join(_b(t) for t in topics),
+        "data": _b(entry.get("data") or "0x"),
+    }
+
+
 def decode_logs(logs: list[Row], ledger: str, registry: str, block_times: dict[int, int]) -> IndexRows:
-    """Decode raw `eth_getLogs` entries of our two contracts into index rows (other logs are skipped)."""
+    """Decode raw `eth_getLogs` entries of our two contracts into index rows, in log order; a log that cannot be
+    accepted goes to the quarantine (other contracts' logs and events we do not index are skipped)."""
     rows = IndexRows()
     contracts = {ledger.lower(): LEDGER, registry.lower(): REGISTRY}
     for entry in logs:
-        contract = contracts.get(entry["address"].lower())
-        if contract is None or not entry["topics"]:
+        contract = contracts.get(str(entry.get("address", "")).lower())
+        if contract is None or not entry.get("topics"):
             continue
-        decoder = _BY_TOPIC.get((contract, _b(entry["topics"][0])))
-        if decoder is None:
+        found = _BY_TOPIC.get((contract, _b(entry["topics"][0])))
+        if found is None:
             continue
-        block = int(entry["blockNumber"], 16)
-        log = _Log(
-            topics=[_b(t) for t in entry["topics"]],
-            data=_b(entry["data"]),
-            block=block,
-            log_index=int(entry["logIndex"], 16),
-            tx_hash=_b(entry["transactionHash"]),
-            block_time=lambda block=block: block_times[block],  # type: ignore[misc]
-        )
-        decoder(log, rows)
+        event, decoder = found
+        try:
+            block = int(entry["blockNumber"], 16)
+            log = Log(
+                topics=[_b(t) for t in entry["topics"]],
+                data=_b(entry["data"]),
+                block=block,
+                log_index=int(entry["logIndex"], 16),
+                tx_hash=_b(entry["transactionHash"]),
+                block_time=block_times[block],
+            )
+            table, row = decoder(log)
+            rows.items.append(Item(table, row, entry, event))
+        except Rejected as exc:
+            rows.quarantine.append(quarantine_row(entry, exc.reason, exc.detail, event))
+        except Exception as exc:  # anything a hostile log can make a decoder raise: never stop the follower
+            rows.quarantine.append(quarantine_row(entry, "undecodable", f"{type(exc).__name__}: {exc}", event))
     return rows

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,16 +26,28 @@ from creditshare.chain.deploy import Deployment
 from creditshare.chain.logs import LogWindow, head_block
 from creditshare.chain.rpc import rpc
 from creditshare.core.db import transaction
+from creditshare.core.db.lease import Lease
 from creditshare.core.db.tables import IndexBlock, IndexState
 from creditshare.core.exceptions import ChainError, CreditShareError
+from creditshare.core.metrics import Metrics
 from creditshare.read.decode import decode_logs
-from creditshare.read.store import delete_above, store_batch
+from creditshare.read.store import delete_above, quarantined_by_reason, store_batch
 
 log = logging.getLogger(__name__)
 
 
 class IndexMismatch(CreditShareError):
     """Raised when the index belongs to another chain or deployment than the one configured."""
+
+
+def _check_same_chain(logs: list[dict[str, Any]], headers: dict[int, tuple[bytes, int]]) -> None:
+    """Raise `ChainError` when a log's block hash is not the hash of the header read for its block: the node
+    answered the logs and the headers from different branches (a reorganisation in between, or a node that
+    lies). Nothing is stored; the next attempt reads both again."""
+    for entry in logs:
+        number = int(entry["blockNumber"], 16)
+        if bytes.fromhex(str(entry.get("blockHash", "0x"))[2:]) != headers[number][0]:
+            raise ChainError(f"the logs of block {number} are of another branch than its header; reading again")
 
 
 def _by_blocks(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -74,6 +87,8 @@ class Follower:
         confirmations: int = 0,
         max_range: int = 2_000,
         rows_per_write: int = 512,
+        metrics: Metrics | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.w3 = w3
         self._factory = factory
@@ -81,7 +96,17 @@ class Follower:
         self.confirmations = confirmations
         self._logs = LogWindow(w3, max_range)
         self.rows_per_write = rows_per_write
+        self._metrics = metrics
+        #: With a lease, one follower per database writes the index; another one stands by (two followers would
+        #: race on the cursor).
+        self.lease = lease
+        self._counted = False  # quarantine gauges loaded from the database
         self.last_error: str | None = None
+        #: Where the follower last stood: the chain's head it saw, the block it had indexed, and when (monotonic
+        #: seconds) it last moved forward or found itself caught up — what readiness and /metrics report.
+        self.head: int | None = None
+        self.indexed: int | None = None
+        self.last_progress: float | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -108,6 +133,11 @@ class Follower:
             raise IndexMismatch(
                 f"the index is of ledger {state.ledger_address} on chain {state.chain_id}, not of this deployment"
             )
+        if self._metrics is not None and not self._counted:
+            with self._factory() as session:
+                for reason, count in quarantined_by_reason(session).items():
+                    self._metrics.quarantined.labels(reason).set(count)
+            self._counted = True
         return state
 
     # ------------------------------------------------------------------ sync
@@ -117,6 +147,7 @@ class Follower:
         state = self.state()
         head = head_block(self.w3)
         target = head - self.confirmations
+        self._saw(head, state.last_block, caught_up=state.last_block >= target)
         if state.last_hash is not None and state.last_block >= self.deployment.block:
             # A new branch may also be shorter than the indexed one: then the last block is gone altogether.
             chain_hash = self._header(state.last_block)[0] if state.last_block <= head else None
@@ -134,12 +165,14 @@ class Follower:
         for last, part in _by_blocks(logs, end, self.rows_per_write):
             numbers = sorted({int(entry["blockNumber"], 16) for entry in part} | {last})
             headers = {number: self._header(number) for number in numbers}
+            _check_same_chain(part, headers)
             decoded = decode_logs(
                 part, self.deployment.ledger, self.deployment.registry, {n: h[1] for n, h in headers.items()}
             )
             with transaction(self._factory) as session:
-                store_batch(session, decoded, headers, last)
+                quarantined = store_batch(session, decoded, headers, last)
             rows += decoded.size
+            self._saw(head, last, caught_up=last >= target, quarantined=quarantined)
         return SyncProgress(end, target, rows)
 
     def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> SyncProgress:
@@ -151,10 +184,21 @@ class Follower:
             if step.indexed >= step.target:
                 return step
 
+    def try_sync(self, progress: Callable[[SyncProgress], None] | None = None) -> SyncProgress | None:
+        """`sync`, unless another process holds the follower lease (it keeps the index itself): then None."""
+        if self.lease is not None and not self.lease.acquire():
+            return None
+        return self.sync(progress)
+
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        """Follow the chain until `stop` is set, backing off while the node is unreachable."""
+        """Follow the chain until `stop` is set, backing off while the node is unreachable; with a lease, only
+        while this process holds it."""
         backoff = interval
         while not stop.is_set():
+            if self.lease is not None and not self.lease.hold():
+                self.last_error = "another process follows the chain into this database; standing by"
+                stop.wait(self.lease.seconds / 3)
+                continue
             try:
                 step = self.sync_once()
                 self.last_error = None
@@ -169,6 +213,35 @@ class Follower:
                 log.exception("index follower: unexpected error")
                 self.last_error = repr(exc)
                 stop.wait(10.0)
+        if self.lease is not None:
+            self.lease.release()
+
+    # ------------------------------------------------------------------ progress
+
+    def _saw(self, head: int, indexed: int, *, caught_up: bool, quarantined: dict[str, int] | None = None) -> None:
+        moved = self.indexed is None or indexed > self.indexed
+        self.head, self.indexed = head, indexed
+        if moved or caught_up:
+            self.last_progress = time.monotonic()
+        if self._metrics is not None:
+            self._metrics.chain_head.set(head)
+            self._metrics.indexed_block.set(indexed)
+            self._metrics.index_lag.set(max(0, head - self.confirmations - indexed))
+            for reason, count in (quarantined or {}).items():
+                self._metrics.quarantined.labels(reason).inc(count)
+
+    @property
+    def lag(self) -> int | None:
+        """Blocks between the target (head − confirmations) and the indexed block, as last seen."""
+        if self.head is None or self.indexed is None:
+            return None
+        return max(0, self.head - self.confirmations - self.indexed)
+
+    def stalled(self, seconds: float) -> bool:
+        """Whether the follower has neither moved forward nor been caught up for `seconds` (a node that stopped
+        answering, logs it cannot store, or a node that stopped advancing while others did all look like this
+        from here; so does a follower that never ran)."""
+        return self.last_progress is None or time.monotonic() - self.last_progress > seconds
 
     # ------------------------------------------------------------------ internals
 

@@ -23,6 +23,10 @@ class Progress:
     backlog: int
     last_confirmed_block: int | None = None
     errors: dict[str, str] = field(default_factory=dict)  # e.g. {"index_error": "..."}
+    #: The follower in this process: its lag behind the head, and whether it has stopped advancing (None: the
+    #: follower runs in another process, which reports for itself).
+    index_lag: int | None = None
+    index_stalled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -64,5 +68,9 @@ def readiness(
     with factory() as session:
         state = session.get(IndexState, 1)
         checks["indexed_block"] = state.last_block if state else None
+    if progress.index_stalled is not None:
+        checks["index_lag"] = progress.index_lag
+        checks["index_stalled"] = progress.index_stalled
+        ready = ready and not progress.index_stalled
     checks.update({name: error for name, error in progress.errors.items() if error})
     return Readiness(ready, checks)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from creditshare.chain.governance import Role
 from creditshare.core.db.tables import IndexState
 from creditshare.core.exceptions import CreditShareError
 from creditshare.core.metrics import Metrics
@@ -27,11 +28,17 @@ from creditshare.domain.records import CreditEventIn
 from creditshare.domain.report import CreditReport, Policy
 from creditshare.read.audit import AuditLog
 from creditshare.read.reports import block_time, build_report
+from creditshare.read.screen import MemberBook
 from creditshare.read.verification import Verification, verify_record
 
 
 class IndexNotReady(CreditShareError):
     """Raised when the chain index has not synced a single block yet, so no report can be dated."""
+
+
+class LenderNotActive(CreditShareError):
+    """Raised when this gateway's lender is not an active lender as of the indexed chain (suspended or removed):
+    it may not look anyone up, and its inquiry could not be recorded on chain."""
 
 
 class InquiryQueue(Protocol):
@@ -60,6 +67,7 @@ class Queries:
         self,
         factory: sessionmaker[Session],
         *,
+        lender: str,
         secret: ConsortiumSecret,
         policy: Policy,
         audit: AuditLog,
@@ -67,6 +75,7 @@ class Queries:
         metrics: Metrics,
     ) -> None:
         self._factory = factory
+        self.lender = lender
         self._secret = secret
         self.policy = policy
         self._audit = audit
@@ -78,7 +87,8 @@ class Queries:
     ) -> ReportAnswer:
         """Build the report of an applicant as of the indexed chain, audit the request and queue its inquiry.
 
-        Raises `InvalidIdentity` for a malformed id and `IndexNotReady` before the index's first sync.
+        Raises `InvalidIdentity` for a malformed id, `IndexNotReady` before the index's first sync and
+        `LenderNotActive` while this gateway's lender is suspended or removed (as the index has it).
         """
         subject = subject_key(self._secret, id_type, normalise(id_type, id_number))
         consent = consent_hash(self._secret.key, consent_ref)
@@ -88,6 +98,11 @@ class Queries:
             as_of_time = block_time(session, state.last_block) if state else None
             if state is None or as_of_time is None:
                 raise IndexNotReady("the chain index has not synced yet; retry shortly")
+            if not MemberBook.load(session, self.lender).active(self.lender.lower(), Role.LENDER):
+                raise LenderNotActive(
+                    f"this gateway's lender {self.lender} is not an active lender of the consortium "
+                    f"(as of block {state.last_block}): no reports while suspended or removed"
+                )
             report = build_report(
                 session, subject, as_of_block=state.last_block, as_of_time=as_of_time, policy=self.policy
             )

@@ -6,6 +6,8 @@ corrections and disputes of those events' records.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,55 +31,39 @@ from creditshare.domain.report import (
 )
 
 
+def _columns(model: Any, fact: type[tuple[Any, ...]]) -> list[Any]:
+    """The model's columns named as the fact's fields (`block` is the `block_number` column)."""
+    return [getattr(model, "block_number" if name == "block" else name).label(name) for name in fact._fields]  # type: ignore[attr-defined]
+
+
+#: Where each kind of fact is read from (every table holds the subject key of its rows).
+_FACT_TABLES: tuple[tuple[Any, type[tuple[Any, ...]]], ...] = (
+    (IndexEvent, EventFact),
+    (IndexCorrection, CorrectionFact),
+    (IndexDispute, DisputeFact),
+    (IndexInquiry, InquiryFact),
+)
+
+
 def load_facts(session: Session, subject_key: bytes, as_of_block: int) -> SubjectFacts:
-    """The subject's facts from the index (four indexed reads)."""
-    events = tuple(
-        EventFact(
-            r.block_number,
-            r.log_index,
-            r.tx_hash,
-            r.lender,
-            r.record_hash,
-            r.loan_key,
-            r.item_type,
-            r.occurred_day,
-            r.amount_fen,
-            r.overdue_fen,
-            r.days_past_due,
-        )
-        for r in session.execute(
-            select(IndexEvent).where(IndexEvent.subject_key == subject_key, IndexEvent.block_number <= as_of_block)
-        ).scalars()
+    """The subject's facts from the index: four indexed reads of plain columns, through the Core connection. A
+    hostile member can put tens of thousands of rows on one borrower, so each row goes straight into its fact (a
+    named tuple of the same columns, in the same order) without ORM objects in between. Corrections and disputes
+    carry their record's subject key (filled when they were indexed), so each kind is one read by subject."""
+    conn = session.connection()
+    facts = [
+        conn.execute(
+            select(*_columns(model, fact)).where(model.subject_key == subject_key, model.block_number <= as_of_block)
+        ).all()
+        for model, fact in _FACT_TABLES
+    ]
+    events, corrections, disputes, inquiries = facts
+    return SubjectFacts(
+        tuple(map(EventFact._make, events)),
+        tuple(map(CorrectionFact._make, corrections)),
+        tuple(map(DisputeFact._make, disputes)),
+        tuple(map(InquiryFact._make, inquiries)),
     )
-    hashes = [e.record_hash for e in events]
-    corrections: tuple[CorrectionFact, ...] = ()
-    disputes: tuple[DisputeFact, ...] = ()
-    if hashes:
-        corrections = tuple(
-            CorrectionFact(r.block_number, r.log_index, r.tx_hash, r.lender, r.original_hash, r.record_hash)
-            for r in session.execute(
-                select(IndexCorrection).where(
-                    IndexCorrection.original_hash.in_(hashes), IndexCorrection.block_number <= as_of_block
-                )
-            ).scalars()
-        )
-        disputes = tuple(
-            DisputeFact(r.block_number, r.log_index, r.tx_hash, r.lender, r.record_hash, r.outcome, r.block_time)
-            for r in session.execute(
-                select(IndexDispute).where(
-                    IndexDispute.record_hash.in_(hashes), IndexDispute.block_number <= as_of_block
-                )
-            ).scalars()
-        )
-    inquiries = tuple(
-        InquiryFact(r.block_number, r.log_index, r.tx_hash, r.lender, r.purpose, r.block_time)
-        for r in session.execute(
-            select(IndexInquiry).where(
-                IndexInquiry.subject_key == subject_key, IndexInquiry.block_number <= as_of_block
-            )
-        ).scalars()
-    )
-    return SubjectFacts(events, corrections, disputes, inquiries)
 
 
 def lender_names(session: Session, as_of_block: int | None = None) -> dict[str, str]:

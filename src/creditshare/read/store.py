@@ -1,4 +1,5 @@
-"""Writing decoded rows into the index tables, and rolling the index back after a reorganisation.
+"""Writing decoded rows into the index tables (after `read.screen` has checked them against the index), and
+rolling the index back after a reorganisation.
 
 Rows are keyed by (block, log index), so a re-read range inserts nothing twice.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,12 +20,21 @@ from creditshare.core.db.tables import (
     IndexEvent,
     IndexInquiry,
     IndexMemberEvent,
+    IndexQuarantine,
     IndexState,
 )
-from creditshare.read.decode import IndexRows
+from creditshare.read.decode import IndexRows, Table
+from creditshare.read.screen import screen
 
 #: The tables holding decoded logs (each has block_number and log_index).
-INDEX_TABLES = (IndexEvent, IndexInquiry, IndexCorrection, IndexDispute, IndexMemberEvent)
+INDEX_TABLES = (IndexEvent, IndexInquiry, IndexCorrection, IndexDispute, IndexMemberEvent, IndexQuarantine)
+_MODELS: dict[Table, type[Base]] = {
+    "events": IndexEvent,
+    "inquiries": IndexInquiry,
+    "corrections": IndexCorrection,
+    "disputes": IndexDispute,
+    "members": IndexMemberEvent,
+}
 
 
 def _insert_ignoring_duplicates(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
@@ -36,17 +46,16 @@ def _insert_ignoring_duplicates(session: Session, model: type[Base], rows: list[
     session.execute(insert(model.metadata.tables[model.__tablename__]).on_conflict_do_nothing(), rows)
 
 
-def store_batch(session: Session, rows: IndexRows, blocks: dict[int, tuple[bytes, int]], last_block: int) -> None:
-    """Write one decoded range: its rows, its blocks' (hash, timestamp), and the cursor moved to `last_block`
-    (which must be among `blocks`). Rows already present are skipped, so a re-read range adds nothing."""
-    for model, table_rows in (
-        (IndexEvent, rows.events),
-        (IndexInquiry, rows.inquiries),
-        (IndexCorrection, rows.corrections),
-        (IndexDispute, rows.disputes),
-        (IndexMemberEvent, rows.members),
-    ):
-        _insert_ignoring_duplicates(session, model, table_rows)
+def store_batch(
+    session: Session, rows: IndexRows, blocks: dict[int, tuple[bytes, int]], last_block: int
+) -> dict[str, int]:
+    """Write one decoded range: the rows the index accepts, the quarantined logs, the blocks' (hash, timestamp),
+    and the cursor moved to `last_block` (which must be among `blocks`). Rows already present are skipped, so a
+    re-read range adds nothing. Returns how many logs were quarantined, by reason."""
+    checked = screen(session, rows)
+    for name, model in _MODELS.items():
+        _insert_ignoring_duplicates(session, model, checked.table(name))
+    _insert_ignoring_duplicates(session, IndexQuarantine, checked.quarantine)
     _insert_ignoring_duplicates(
         session, IndexBlock, [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in blocks.items()]
     )
@@ -54,6 +63,16 @@ def store_batch(session: Session, rows: IndexRows, blocks: dict[int, tuple[bytes
     assert state is not None
     state.last_block = last_block
     state.last_hash = blocks[last_block][0]
+    counts: dict[str, int] = {}
+    for row in checked.quarantine:
+        counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+    return counts
+
+
+def quarantined_by_reason(session: Session) -> dict[str, int]:
+    """How many logs the index holds in quarantine, by reason."""
+    rows = session.execute(select(IndexQuarantine.reason, func.count()).group_by(IndexQuarantine.reason))
+    return {reason: int(count) for reason, count in rows}
 
 
 def delete_above(session: Session, block: int, block_hash: bytes | None) -> None:

@@ -50,8 +50,11 @@ def verify_record(
     event = normalise_event(
         record, lender=lender, secret=secret, corrects_hash=corrects_hash, today=dt.date.max - dt.timedelta(days=1)
     )
-    row = session.execute(
-        select(IndexEvent).where(IndexEvent.record_hash == event.record_hash, IndexEvent.lender == lender).limit(1)
+    row = session.execute(  # a record hash used twice by its lender: the first record in chain order, everywhere
+        select(IndexEvent)
+        .where(IndexEvent.record_hash == event.record_hash, IndexEvent.lender == lender)
+        .order_by(IndexEvent.block_number, IndexEvent.log_index)
+        .limit(1)
     ).scalar_one_or_none()
     result = Verification(match=row is not None, record_hash="0x" + event.record_hash.hex(), lender=lender)
     if row is None:

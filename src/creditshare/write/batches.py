@@ -2,14 +2,18 @@
 
 Every write here is one transaction, so the outbox and the batches never disagree: a batch's items are
 assigned in the same transaction that stores its signed bytes, and confirmed (with their log indexes) in the
-same transaction that closes it.
+same transaction that closes it. And every write is fenced: it first checks, in its own transaction, that this
+process still holds the submitter lease (`Lease.fence`), so a submitter that stalled past its lease cannot mark
+anything once another has taken over.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +23,20 @@ from creditshare.chain.transactor import SignedTx
 from creditshare.core.db import Base, transaction
 from creditshare.core.db.tables import Batch, OutboxItem
 from creditshare.domain.status import OPEN_STATUSES, BatchStatus, ItemKind, ItemStatus
+from creditshare.write.seal import SEAL_VERSION, OnChainColumns, columns_of
+
+#: What a pending item is read with: the batch's columns, and the seal and the columns it binds.
+_PENDING_COLUMNS = (
+    OutboxItem.id,
+    OutboxItem.record_id,
+    OutboxItem.kind,
+    OutboxItem.subject_key,
+    OutboxItem.item_key,
+    OutboxItem.record_hash,
+    OutboxItem.data_word,
+    OutboxItem.accepted_at,
+    OutboxItem.payload,
+)
 
 #: Core (not ORM) executemany of per-item updates: a batch updates hundreds of rows on the hot path.
 _OUTBOX = Base.metadata.tables[OutboxItem.__tablename__]
@@ -27,19 +45,25 @@ _BY_ID = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("item_id"))
 
 @dataclass(frozen=True)
 class PendingItem:
-    """An item waiting for a batch, with what the batch needs."""
+    """An item waiting for a batch: what the batch needs, and what its seal is checked with before signing."""
 
     id: int
     item: Item
     accepted_at: dt.datetime
+    columns: OnChainColumns
+    payload: bytes
+
+    @property
+    def digest_hash(self) -> bytes:
+        """What the item adds to its batch's digest: its record hash, or zero for an inquiry."""
+        return bytes(32) if self.columns.kind == ItemKind.INQUIRY else self.item.record_hash
 
 
 @dataclass(frozen=True)
 class CorrectionPlan:
     """The oldest pending correction and the reference to its original's batch (None: the original failed)."""
 
-    item_id: int
-    item: Item
+    pending: PendingItem
     original: tuple[int, int, list[bytes]] | None  # (batch seq, index in batch, the batch's digest hashes)
 
 
@@ -48,16 +72,33 @@ def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _item(row: OutboxItem) -> Item:
-    return Item(row.subject_key, row.item_key, row.record_hash, row.data_word)
+def _pending(row: Any, corrects: str | None = None) -> PendingItem:
+    return PendingItem(
+        row.id,
+        Item(row.subject_key, row.item_key, row.record_hash, row.data_word),
+        aware(row.accepted_at),
+        columns_of(row, corrects),
+        row.payload,
+    )
+
+
+Fence = Callable[[Session], None]
 
 
 class BatchStore:
-    """Reads and writes of one lender's outbox items and batches, for the submitter."""
+    """Reads and writes of one lender's outbox items and batches, for the submitter; `fence` is called first in
+    every write transaction and raises when this process may no longer write."""
 
-    def __init__(self, factory: sessionmaker[Session], lender: str) -> None:
+    def __init__(self, factory: sessionmaker[Session], lender: str, fence: Fence) -> None:
         self._factory = factory
         self.lender = lender
+        self._fence = fence
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with transaction(self._factory) as session:
+            self._fence(session)
+            yield session
 
     def open_batches(self) -> list[Batch]:
         """Signed batches not yet settled, in sequence order."""
@@ -71,29 +112,21 @@ class BatchStore:
             )
 
     def pending(self, limit: int) -> list[PendingItem]:
-        """Up to `limit` pending items other than corrections, oldest first (only the columns a batch needs)."""
+        """Up to `limit` pending items other than corrections, oldest first (only the columns a batch and its seal
+        check need). Rows sealed before every column was bound wait until `Outbox.reseal_legacy` checked them."""
         with self._factory() as session:
             rows = session.execute(
-                select(
-                    OutboxItem.id,
-                    OutboxItem.subject_key,
-                    OutboxItem.item_key,
-                    OutboxItem.record_hash,
-                    OutboxItem.data_word,
-                    OutboxItem.accepted_at,
-                )
+                select(*_PENDING_COLUMNS)
                 .where(
                     OutboxItem.lender == self.lender,
                     OutboxItem.status == ItemStatus.PENDING,
                     OutboxItem.kind != ItemKind.CORRECTION,
+                    OutboxItem.seal_version == SEAL_VERSION,
                 )
                 .order_by(OutboxItem.id)
                 .limit(limit)
             ).all()
-        return [
-            PendingItem(r.id, Item(r.subject_key, r.item_key, r.record_hash, r.data_word), aware(r.accepted_at))
-            for r in rows
-        ]
+        return [_pending(r) for r in rows]
 
     def next_correction(self) -> CorrectionPlan | None:
         """The oldest pending correction whose original has settled (corrections are batches of one), or None."""
@@ -108,15 +141,16 @@ class BatchStore:
                 .order_by(OutboxItem.id)
                 .limit(1)
             )
-            if correction is None:
+            if correction is None or correction.seal_version != SEAL_VERSION:
                 return None
             original = session.get(OutboxItem, correction.corrects_id)
             assert original is not None
             if original.status in OPEN_STATUSES:
                 return None  # the original must land first
+            pending = _pending(correction, original.record_id)
             batch = session.get(Batch, original.batch_id) if original.batch_id is not None else None
             if original.status == ItemStatus.FAILED or batch is None or original.batch_index is None:
-                return CorrectionPlan(correction.id, _item(correction), None)
+                return CorrectionPlan(pending, None)
             hashes = [  # the batch digest has zero in place of each inquiry
                 bytes(32) if kind == ItemKind.INQUIRY else record_hash
                 for record_hash, kind in session.execute(
@@ -125,11 +159,13 @@ class BatchStore:
                     .order_by(OutboxItem.batch_index)
                 )
             ]
-            return CorrectionPlan(correction.id, _item(correction), (batch.seq, original.batch_index, hashes))
+            return CorrectionPlan(pending, (batch.seq, original.batch_index, hashes))
 
-    def store_signed(self, seq: int, signed: SignedTx, item_ids: Sequence[int], search_from_block: int) -> int:
+    def store_signed(
+        self, seq: int, signed: SignedTx, item_ids: Sequence[int], search_from_block: int, digest: bytes
+    ) -> int:
         """Store a signed batch and assign its items to it — before anything is sent. Returns the batch id."""
-        with transaction(self._factory) as session:
+        with self._write() as session:
             batch = Batch(
                 lender=self.lender,
                 seq=seq,
@@ -139,27 +175,33 @@ class BatchStore:
                 raw_tx=bytes(signed.raw),
                 item_count=len(item_ids),
                 search_from_block=search_from_block,
+                digest=digest,
             )
             session.add(batch)
             session.flush()
-            session.execute(
-                _BY_ID.values(
-                    status=ItemStatus.SUBMITTED, batch_id=batch.id, tx_hash=signed.tx_hash, batch_index=bindparam("i")
-                ),
-                [{"item_id": item_id, "i": i} for i, item_id in enumerate(item_ids)],
-            )
+            if item_ids:
+                session.execute(
+                    _BY_ID.values(
+                        status=ItemStatus.SUBMITTED,
+                        batch_id=batch.id,
+                        tx_hash=signed.tx_hash,
+                        batch_index=bindparam("i"),
+                    ),
+                    [{"item_id": item_id, "i": i} for i, item_id in enumerate(item_ids)],
+                )
             return batch.id
 
-    def seq_of(self, batch_id: int) -> int:
+    def seq_of(self, batch_id: int) -> tuple[int, bytes | None]:
+        """The batch's sequence number and digest."""
         with self._factory() as session:
             batch = session.get(Batch, batch_id)
             assert batch is not None
-            return batch.seq
+            return batch.seq, batch.digest
 
     def confirm(self, batch_id: int, recorded: RecordedBatch, now: dt.datetime) -> list[dt.datetime]:
         """Mark the batch and its items confirmed, each item with its own log index; returns the items' accept
         times. Raises `ValueError` when the receipt's item logs do not match the batch's items."""
-        with transaction(self._factory) as session:
+        with self._write() as session:
             batch = session.get(Batch, batch_id)
             assert batch is not None
             rows = session.execute(
@@ -197,14 +239,14 @@ class BatchStore:
 
     def close_failed(self, batch_id: int, code: str, message: str) -> None:
         """The batch reverted for good: it and its items are failed with `code`."""
-        with transaction(self._factory) as session:
+        with self._write() as session:
             _close_batch(session, batch_id, code, message)
             ids = list(session.scalars(select(OutboxItem.id).where(OutboxItem.batch_id == batch_id)))
             _fail(session, ids, code, f"batch reverted: {message}")
 
     def requeue(self, batch_id: int, code: str, message: str) -> None:
         """The batch can never land: it is failed and its items go back to pending."""
-        with transaction(self._factory) as session:
+        with self._write() as session:
             _close_batch(session, batch_id, code, message)
             session.execute(
                 update(OutboxItem)
@@ -213,8 +255,8 @@ class BatchStore:
             )
 
     def fail_items(self, item_ids: Sequence[int], code: str, message: str) -> None:
-        """Items that can never be recorded (e.g. the signer is no active lender)."""
-        with transaction(self._factory) as session:
+        """Items that can never be recorded (e.g. the signer was removed, or a row was tampered with)."""
+        with self._write() as session:
             _fail(session, item_ids, code, message)
 
 

@@ -1,7 +1,9 @@
 """The outbox: every accepted record is stored (encrypted) before the caller hears "accepted".
 
 The submitter later takes pending items from here into signed batches; nothing is ever accepted that is not
-durably stored, and a record id seen before is answered as a duplicate without storing anything new.
+durably stored. A record id seen before is a `duplicate` when the record is the same (and valid), a
+`record_id_conflict` rejection when it is not — never silently dropped — and a fresh record when the earlier one
+failed for good.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from creditshare.core.clock import today_cst, utcnow
 from creditshare.core.crypto import RecordCipher
@@ -25,94 +27,52 @@ from creditshare.core.db.tables import OutboxItem
 from creditshare.core.exceptions import CreditShareError
 from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain.codec import pack_inquiry_data
-from creditshare.domain.records import CreditEventIn, InvalidRecord, normalise_event
+from creditshare.domain.identity import InvalidIdentity, normalise
+from creditshare.domain.records import CreditEventIn, InvalidRecord, check_rules, normalise_event
 from creditshare.domain.status import OPEN_STATUSES, ItemKind, ItemStatus, RecordStatus
+from creditshare.write.outcomes import Outcome, validation_outcome
+from creditshare.write.seal import SEAL_VERSION, OnChainColumns, RowSeal, columns_of
 
 MAX_RECORDS_PER_REQUEST = 1000
 
 _OUTBOX = OutboxItem.metadata.tables[OutboxItem.__tablename__]
 _INSERT = insert(_OUTBOX)
 
-_PYDANTIC_CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "enum": "invalid_event_type",
-    "int_type": "invalid_type",
-    "int_parsing": "invalid_type",
-    "int_from_float": "invalid_amount",
-    "string_type": "invalid_type",
-    "greater_than_equal": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "date_parsing": "invalid_date",
-    "date_from_datetime_parsing": "invalid_date",
-    "date_type": "invalid_date",
-    "value_error": "invalid_field",
-    "string_too_long": "too_long",
-    "string_too_short": "invalid_field",
-    "string_pattern_mismatch": "invalid_field",
-    "model_type": "invalid_type",
-}
-
 
 class SettleTimeout(CreditShareError):
     """Raised when outbox items are not all confirmed or failed within the time allowed."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one submitted record."""
-
-    index: int
-    record_id: str | None
-    status: RecordStatus
-    event_id: int | None = None
-    code: str | None = None
-    message: str | None = None
-    field: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "record_id": self.record_id,
-            "status": self.status,
-            "event_id": self.event_id,
-            "code": self.code,
-            "message": self.message,
-            "field": self.field,
-        }
-
-
-def validation_outcome(index: int, raw: Any, exc: ValidationError) -> Outcome:
-    """Turn the first pydantic error of a record into a machine-readable rejection."""
-    first = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    code = _PYDANTIC_CODES.get(first["type"], "invalid_field")
-    if code == "out_of_range" and field and field.endswith("_fen"):
-        code = "invalid_amount"
-    if code == "invalid_type" and field and field.endswith("_fen") and isinstance(first.get("input"), float):
-        code = "invalid_amount"  # a fractional amount (strict ints report floats as a type error)
-    if code == "invalid_field" and field == "occurred_on":
-        code = "invalid_date"  # the YYYY-MM-DD shape check raises a plain value error
-    record_id = raw.get("record_id") if isinstance(raw, dict) and isinstance(raw.get("record_id"), str) else None
-    return Outcome(index, record_id, RecordStatus.REJECTED, code=code, message=f"{field}: {first['msg']}", field=field)
-
-
 @dataclass
 class _Known:
-    """A record id already stored (or being stored by this request)."""
+    """A record id already stored (or being stored by this request), with its record (None for an inquiry)."""
 
     id: int | None
     kind: str
     record_hash: bytes
+    status: str
+    record: CreditEventIn | None
 
 
 @dataclass
 class _Row:
-    """A record ready to insert: its outbox row, and the record id of the original it corrects, if any."""
+    """A record ready to store: its outbox row, the record id of the original it corrects if that is stored by
+    this same request, and the row it replaces if an earlier record under its id failed for good."""
 
     index: int
     values: dict[str, Any]
     corrects: str | None
+    replaces: int | None = None
+
+
+def same_record(a: CreditEventIn, b: CreditEventIn) -> bool:
+    """Whether two submissions are the same record (the ID compared in its normal form)."""
+    if a.model_dump(exclude={"id_number"}) != b.model_dump(exclude={"id_number"}):
+        return False
+    try:
+        return normalise(a.id_type, a.id_number) == normalise(b.id_type, b.id_number)
+    except InvalidIdentity:
+        return a.id_number == b.id_number
 
 
 class Outbox:
@@ -122,7 +82,7 @@ class Outbox:
         self, factory: sessionmaker[Session], cipher: RecordCipher, lender: str, secret: ConsortiumSecret
     ) -> None:
         self._factory = factory
-        self._cipher = cipher
+        self._seal = RowSeal(cipher, lender)
         self.lender = lender
         self._secret = secret
 
@@ -159,15 +119,43 @@ class Outbox:
         return [outcomes[i] for i in range(len(raws))]
 
     def _known(self, session: Session, ids: set[str]) -> dict[str, _Known]:
-        """This lender's stored records among `ids`."""
+        """This lender's stored records among `ids`, each with its record opened from its seal (to tell a resent
+        copy from a conflicting one)."""
         if not ids:
             return {}
+        original = aliased(OutboxItem)
         rows = session.execute(
-            select(OutboxItem.id, OutboxItem.record_id, OutboxItem.kind, OutboxItem.record_hash).where(
-                OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids)
-            )
+            select(OutboxItem, original.record_id)
+            .outerjoin(original, OutboxItem.corrects_id == original.id)
+            .where(OutboxItem.lender == self.lender, OutboxItem.record_id.in_(ids))
         )
-        return {record_id: _Known(item_id, kind, record_hash) for item_id, record_id, kind, record_hash in rows}
+        known = {}
+        for item, corrects in rows:
+            record = None
+            if item.kind != ItemKind.INQUIRY:
+                plaintext = self._seal.open(item.payload, columns_of(item, corrects), item.seal_version)
+                record = CreditEventIn.model_validate_json(plaintext)
+            known[item.record_id] = _Known(item.id, item.kind, item.record_hash, item.status, record)
+        return known
+
+    def _resent(self, index: int, record: CreditEventIn, prior: _Known, today: dt.date) -> Outcome:
+        """The answer to a record id stored before: validated like any record, then `duplicate` if it is the same
+        record, `record_id_conflict` if it is not."""
+        try:
+            check_rules(record, today)
+            normalise(record.id_type, record.id_number, today=today)
+        except InvalidRecord as exc:
+            return Outcome(index, record.record_id, RecordStatus.REJECTED, None, exc.code, exc.message, exc.field)
+        except InvalidIdentity as exc:
+            field = "id_type" if exc.code == "invalid_id_type" else "id_number"
+            return Outcome(index, record.record_id, RecordStatus.REJECTED, None, exc.code, str(exc), field)
+        if prior.record is not None and same_record(prior.record, record):
+            return Outcome(index, record.record_id, RecordStatus.DUPLICATE, event_id=prior.id)
+        return Outcome(
+            index, record.record_id, RecordStatus.REJECTED, code="record_id_conflict", field="record_id",
+            message=f"record_id {record.record_id!r} was submitted before with other content; use a new record_id, "
+            "or send a record with `corrects` to replace it",
+        )  # fmt: skip
 
     def _plan(
         self, parsed: list[tuple[int, CreditEventIn]], known: dict[str, _Known], today: dt.date
@@ -178,10 +166,9 @@ class Outbox:
         rows: list[_Row] = []
         accepted_at = utcnow()
         for index, record in parsed:
-            if record.record_id in known:
-                outcomes[index] = Outcome(
-                    index, record.record_id, RecordStatus.DUPLICATE, event_id=known[record.record_id].id
-                )
+            prior = known.get(record.record_id)
+            if prior is not None and prior.status != ItemStatus.FAILED:
+                outcomes[index] = self._resent(index, record, prior, today)
                 continue
             original = known.get(record.corrects) if record.corrects else None
             if record.corrects and (original is None or original.kind == ItemKind.INQUIRY):
@@ -204,31 +191,60 @@ class Outbox:
                 )
                 continue
             kind = ItemKind.CORRECTION if original else ItemKind.EVENT
+            columns = OnChainColumns(
+                record_id=record.record_id,
+                kind=kind,
+                subject_key=event.subject_key,
+                item_key=event.loan_key,
+                record_hash=event.record_hash,
+                data_word=event.data_word.to_bytes(32, "big"),
+                corrects=record.corrects if original else None,
+            )
             values = {
                 "lender": self.lender,
                 "kind": kind,
                 "record_id": record.record_id,
-                "subject_key": event.subject_key,
-                "item_key": event.loan_key,
-                "record_hash": event.record_hash,
-                "data_word": event.data_word.to_bytes(32, "big"),
+                "subject_key": columns.subject_key,
+                "item_key": columns.item_key,
+                "record_hash": columns.record_hash,
+                "data_word": columns.data_word,
                 "corrects_id": original.id if original else None,
-                "payload": self._cipher.seal(record.model_dump_json().encode(), self._aad(record.record_id)),
+                "payload": self._seal.seal(record.model_dump_json().encode(), columns),
+                "seal_version": SEAL_VERSION,
                 "status": ItemStatus.PENDING,
                 "accepted_at": accepted_at,
                 "attempts": 0,
                 "retryable": True,
             }
-            rows.append(_Row(index, values, record.corrects if original and original.id is None else None))
-            known[record.record_id] = _Known(None, kind, event.record_hash)
+            replaces = prior.id if prior is not None else None  # an earlier record under this id failed for good
+            if replaces is not None:
+                values["attempts"] = 1
+            rows.append(_Row(index, values, record.corrects if original and original.id is None else None, replaces))
+            known[record.record_id] = _Known(replaces, kind, event.record_hash, ItemStatus.PENDING, record)
         return outcomes, rows
 
     def _insert(self, session: Session, rows: list[_Row]) -> dict[int, Outcome]:
-        """Insert the planned rows; a correction of a record stored by this same request goes in a later round,
-        once its original has an id."""
+        """Store the planned rows: a record replacing one that failed for good takes over its row (same event id);
+        the others are inserted, a correction of a record stored by this same request in a later round, once its
+        original has an id."""
         outcomes: dict[int, Outcome] = {}
         ids: dict[str, int] = {}
-        pending = rows
+        for row in rows:
+            if row.replaces is None:
+                continue
+            replaced = session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == row.replaces, OutboxItem.status == ItemStatus.FAILED)
+                .values(**row.values, batch_id=None, batch_index=None, tx_hash=None, block_number=None,
+                        log_index=None, error_code=None, error_message=None, confirmed_at=None)
+            )  # fmt: skip
+            if replaced.rowcount != 1:  # type: ignore[attr-defined]
+                raise IntegrityError("resubmission", {}, Exception("the failed record changed meanwhile"))
+            ids[row.values["record_id"]] = row.replaces
+            outcomes[row.index] = Outcome(
+                row.index, row.values["record_id"], RecordStatus.ACCEPTED, event_id=row.replaces
+            )
+        pending = [r for r in rows if r.replaces is None]
         while pending:
             ready = [row for row in pending if row.corrects is None or row.corrects in ids]
             assert ready, "a correction's original is planned before it"
@@ -253,23 +269,30 @@ class Outbox:
 
         `inquiry_hash` is the audit entry's hash, which links the chain's inquiry to the gateway's audit log.
         """
+        columns = OnChainColumns(
+            record_id=f"inquiry-{inquiry_hash.hex()[:32]}",
+            kind=ItemKind.INQUIRY,
+            subject_key=subject_key,
+            item_key=consent_hash,
+            record_hash=inquiry_hash,
+            data_word=pack_inquiry_data(purpose).to_bytes(32, "big"),
+            corrects=None,
+        )
+        payload = json.dumps({"purpose": purpose, "consent_hash": consent_hash.hex()}).encode()
         with transaction(self._factory) as session:
-            record_id = f"inquiry-{inquiry_hash.hex()[:32]}"
             item_id = session.execute(
                 insert(OutboxItem).returning(OutboxItem.id),
                 {
                     "lender": self.lender,
-                    "kind": ItemKind.INQUIRY,
-                    "record_id": record_id,
+                    "kind": columns.kind,
+                    "record_id": columns.record_id,
                     "subject_key": subject_key,
                     "item_key": consent_hash,
                     "record_hash": inquiry_hash,
-                    "data_word": pack_inquiry_data(purpose).to_bytes(32, "big"),
+                    "data_word": columns.data_word,
                     "corrects_id": None,
-                    "payload": self._cipher.seal(
-                        json.dumps({"purpose": purpose, "consent_hash": consent_hash.hex()}).encode(),
-                        self._aad(record_id),
-                    ),
+                    "payload": self._seal.seal(payload, columns),
+                    "seal_version": SEAL_VERSION,
                     "status": ItemStatus.PENDING,
                     "accepted_at": utcnow(),
                     "attempts": 0,
@@ -285,10 +308,14 @@ class Outbox:
             return item if item is not None and item.lender == self.lender else None
 
     def open_record(self, item: OutboxItem) -> dict[str, Any]:
-        """Decrypt an item's full record."""
-        return CreditEventIn.model_validate_json(self._cipher.open(item.payload, self._aad(item.record_id))).model_dump(
-            mode="json"
-        )
+        """Decrypt an item's full record (raises `DecryptionError` if the row was tampered with)."""
+        corrects = self._record_id_of(item.corrects_id) if item.corrects_id is not None else None
+        plaintext = self._seal.open(item.payload, columns_of(item, corrects), item.seal_version)
+        return CreditEventIn.model_validate_json(plaintext).model_dump(mode="json")
+
+    def _record_id_of(self, item_id: int) -> str | None:
+        with self._factory() as session:
+            return session.scalar(select(OutboxItem.record_id).where(OutboxItem.id == item_id))
 
     def counts(self) -> dict[str, int]:
         """Items per status."""
@@ -353,9 +380,6 @@ class Outbox:
                     )
                 )
         return failed
-
-    def _aad(self, record_id: str) -> bytes:
-        return f"{self.lender.lower()}:{record_id}".encode()
 
 
 def _resolve_duplicates(outcomes: dict[int, Outcome]) -> dict[int, Outcome]:

@@ -14,30 +14,38 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 
-from creditshare.chain.ledger import LedgerClient, batch_gas
+from creditshare.chain.ledger import BatchConflict, LedgerClient, batch_digest, batch_gas
 from creditshare.chain.rpc import Receipt
 from creditshare.chain.transactor import SignedTx, Transactor
 from creditshare.core.clock import utcnow
+from creditshare.core.db.lease import Lease, LeaseLost
 from creditshare.core.exceptions import ChainError, ChainUnavailable, ContractRevert
 from creditshare.core.metrics import Metrics
 from creditshare.write.batches import BatchStore, PendingItem
-from creditshare.write.lease import Lease
+from creditshare.write.seal import RowSeal
 
 log = logging.getLogger(__name__)
 
 NOT_ACTIVE_MESSAGE = "the gateway's signer {} is not an active lender of the consortium"
 
+#: Contract errors of a reversible state (a pause, a suspension): the batch's items go back to wait.
+WAIT_ERRORS = {"LedgerPaused": "ledger_paused", "LedgerNotActiveLender": "signer_not_active_lender"}
+
 #: Contract errors that no retry can fix: the items fail with the error as their reason.
 FATAL_ERRORS = {
-    "LedgerNotActiveLender": "signer_not_active_lender",
     "LedgerZeroKey": "invalid_item",
     "LedgerUnknownItemType": "invalid_item",
+    "LedgerInvalidDay": "invalid_item",
+    "LedgerInvalidAmounts": "invalid_item",
+    "LedgerInvalidPurpose": "invalid_item",
+    "LedgerNonZeroPadding": "invalid_item",
     "LedgerInvalidRecordRef": "invalid_original",
     "LedgerNotRecordOwner": "not_record_owner",
 }
@@ -62,6 +70,10 @@ class SubmitterConfig:
     writer_check_seconds: float = 1.0
 
 
+class WriterBlocked(ChainError):
+    """Raised when the ledger is paused or the signer suspended: nothing is signed, records wait in the outbox."""
+
+
 class Submitter:
     """Batches, signs, sends and confirms one lender's outbox items."""
 
@@ -71,20 +83,22 @@ class Submitter:
         transactor: Transactor,
         ledger: LedgerClient,
         metrics: Metrics,
+        seal: RowSeal,
         config: SubmitterConfig | None = None,
     ) -> None:
         self._tx = transactor
         self._ledger = ledger
         self._metrics = metrics
+        self._seal = seal
         self.config = config or SubmitterConfig()
         self.lender = transactor.address
-        self._store = BatchStore(factory, self.lender)
         self.lease = Lease(
             factory,
             f"submitter:{self.lender.lower()}",
             seconds=self.config.lease_seconds,
             renew_seconds=self.config.lease_renew_seconds,
         )
+        self._store = BatchStore(factory, self.lender, self.lease.fence)
         self._next_seq: int | None = None
         self.last_error: str | None = None
         self.last_confirmed_block: int | None = None
@@ -94,6 +108,7 @@ class Submitter:
         self._settler = ThreadPoolExecutor(1, thread_name_prefix="settle")
         self._inflight: deque[Future[None]] = deque()
         self._writer_checked_at = 0.0
+        self._holding = False  # whether this process worked as the submitter since it last held the lease
 
     # ------------------------------------------------------------------ loop
 
@@ -103,13 +118,18 @@ class Submitter:
         while not stop.is_set():
             try:
                 if not self.lease.hold():
+                    self._stand_by("the submitter lease is held by another process")
                     stop.wait(self.config.lease_seconds / 3)
                     continue
+                self._holding = True
                 worked = self.step()
                 backoff = 0.1
                 self.last_error = None
                 if not worked:
                     stop.wait(self.config.batch_interval)
+            except LeaseLost as exc:  # another submitter took over while this one stalled: stop writing
+                self._stand_by(str(exc))
+                stop.wait(self.config.lease_seconds / 3)
             except ChainUnavailable as exc:
                 self._metrics.chain_errors.labels("unavailable").inc()
                 self._lost_chain(f"chain unavailable: {exc}")
@@ -129,6 +149,17 @@ class Submitter:
         self.lease.release()
         self._sender.shutdown()
         self._settler.shutdown()
+
+    def _stand_by(self, why: str) -> None:
+        """Stop working as the submitter (once per loss of the lease): the batches in flight settle — their writes
+        are fenced — and everything is recovered afresh if this process gets the lease again."""
+        if not self._holding:
+            return
+        log.warning("submitter: %s; standing by", why)
+        self._holding = False
+        self.last_error = why
+        self.drain()
+        self._next_seq = None
 
     def _lost_chain(self, message: str) -> None:
         log.warning("submitter: %s", message)
@@ -150,8 +181,8 @@ class Submitter:
             return True
         items = self._take_items()
         if not items:
-            if self._inflight:
-                self._inflight[0].result()
+            if self._inflight:  # nothing to send: watch the oldest batch, but look again for new records soon
+                futures.wait([self._inflight[0]], timeout=self.config.batch_interval)
                 return True
             return False
         self._send_batch(items)
@@ -185,7 +216,11 @@ class Submitter:
         for batch in self._store.open_batches():
             receipt = self._tx.receipt(batch.tx_hash)
             if receipt is None and batch.seq < chain_seq:
-                receipt = self._ledger.find_batch(self._tx, batch.seq, batch.search_from_block)
+                try:
+                    receipt = self._ledger.find_batch(self._tx, batch.seq, batch.digest, batch.search_from_block)
+                except BatchConflict as exc:  # another batch took this sequence: ours never landed
+                    self._requeue(batch.id, "sequence_taken", str(exc))
+                    continue
             if receipt is not None:
                 self._settle(batch.id, receipt)
             elif batch.seq == chain_seq:
@@ -200,50 +235,78 @@ class Submitter:
     # ------------------------------------------------------------------ batches
 
     def _take_items(self) -> list[PendingItem]:
-        """Up to batch_size pending items (oldest first), once the batch is full or the oldest has waited
-        batch_interval."""
+        """Up to batch_size pending items (oldest first) whose seals hold, once the batch is full or the oldest has
+        waited batch_interval."""
         items = self._store.pending(self.config.batch_size)
         if not items:
             return []
         age = (utcnow() - items[0].accepted_at).total_seconds()
         if len(items) < self.config.batch_size and age < self.config.batch_interval:
             return []
-        return items
+        return self._intact(items)
+
+    def _intact(self, items: list[PendingItem]) -> list[PendingItem]:
+        """The items whose columns still open their seal; the others (edited in the database) fail, counted and
+        logged, and are never signed."""
+        broken = [p for p in items if not self._seal.intact(p.payload, p.columns)]
+        if broken:
+            ids = [p.id for p in broken]
+            log.error("submitter: outbox rows %s fail their seal (edited in the database?); not signed", ids)
+            self._store.fail_items(ids, "tampered_row", "the stored row does not match its seal; it was not signed")
+            self._metrics.tampered_rows.inc(len(ids))
+        return [p for p in items if p not in broken]
 
     def _send_batch(self, items: list[PendingItem]) -> None:
+        if not items:
+            return
         assert self._next_seq is not None
         data = self._ledger.record_batch_data(self._next_seq, [p.item for p in items])
-        self._sign_and_send(data, batch_gas(data, len(items)), [p.id for p in items])
+        digest = batch_digest([p.digest_hash for p in items])
+        self._sign_and_send(data, batch_gas(data, len(items)), [p.id for p in items], digest)
 
     def _send_correction(self) -> bool:
         """Send the oldest pending correction whose original is confirmed (corrections are batches of one)."""
         plan = self._store.next_correction()
         if plan is None:
             return False
+        if not self._intact([plan.pending]):
+            return True
         if plan.original is None:
-            self._store.fail_items([plan.item_id], "original_failed", "the corrected record never reached the chain")
+            self._store.fail_items([plan.pending.id], "original_failed", "the corrected record never reached the chain")
             return True
         assert self._next_seq is not None
-        data = self._ledger.correct_record_data(self._next_seq, *plan.original, plan.item)
-        self._sign_and_send(data, batch_gas(data, 1), [plan.item_id])
+        data = self._ledger.correct_record_data(self._next_seq, *plan.original, plan.pending.item)
+        digest = batch_digest([plan.pending.item.record_hash])
+        self._sign_and_send(data, batch_gas(data, 1), [plan.pending.id], digest)
         return True
 
-    def _sign_and_send(self, data: bytes, gas: int, item_ids: list[int]) -> None:
+    def _check_writer(self, item_ids: list[int]) -> bool:
+        """Whether the signer may write now (checked at most once per writer_check_seconds). Paused or suspended:
+        raises, and the records wait in the outbox; removed or no lender at all: the items fail for good."""
+        if time.monotonic() - self._writer_checked_at <= self.config.writer_check_seconds:
+            return True
+        state = self._ledger.writer_state()
+        if state.may_write:
+            self._writer_checked_at = time.monotonic()
+            return True
+        message = NOT_ACTIVE_MESSAGE.format(self.lender)
+        if state.paused and not state.for_good:
+            raise WriterBlocked("the consortium ledger is paused; records wait in the outbox")
+        if not state.for_good:
+            raise WriterBlocked(f"{message} ({state.status.name.lower()}); records wait in the outbox")
+        self._store.fail_items(item_ids, "signer_not_active_lender", message)
+        self._metrics.batches.labels("rejected").inc()
+        self.last_error = message
+        return False
+
+    def _sign_and_send(self, data: bytes, gas: int, item_ids: list[int], digest: bytes) -> None:
         """Check the signer may write, then sign and persist one batch; the sender and settler threads do the rest."""
         seq = self._next_seq
         assert seq is not None
-        if time.monotonic() - self._writer_checked_at > self.config.writer_check_seconds:
-            active, paused = self._ledger.writer_state()
-            if paused:
-                raise ChainError("the consortium ledger is paused; records wait in the outbox")
-            if not active:
-                self._store.fail_items(item_ids, "signer_not_active_lender", NOT_ACTIVE_MESSAGE.format(self.lender))
-                self._metrics.batches.labels("rejected").inc()
-                self.last_error = NOT_ACTIVE_MESSAGE.format(self.lender)
-                return
-            self._writer_checked_at = time.monotonic()
+        if not self._check_writer(item_ids):
+            return
         signed = self._tx.sign_data(self._ledger.contract.address, data, gas)
-        batch_id = self._persist(seq, signed, item_ids)
+        batch_id = self._persist(seq, signed, item_ids, digest)
         self._next_seq = seq + 1
         sent = self._sender.submit(self._send_raw, signed.raw)
         self._inflight.append(self._settler.submit(self._await_and_settle, sent, batch_id, signed.tx_hash))
@@ -252,9 +315,10 @@ class Submitter:
         sent.result()
         self._settle(batch_id, self._tx.wait_receipt(tx_hash))
 
-    def _persist(self, seq: int, signed: SignedTx, item_ids: list[int]) -> int:
+    def _persist(self, seq: int, signed: SignedTx, item_ids: list[int], digest: bytes) -> int:
         """Store the signed batch and assign its items — before anything is sent."""
-        batch_id = self._store.store_signed(seq, signed, item_ids, self.last_confirmed_block or self.config.from_block)
+        search_from = self.last_confirmed_block or self.config.from_block
+        batch_id = self._store.store_signed(seq, signed, item_ids, search_from, digest)
         self._metrics.batches.labels("sent").inc()
         return batch_id
 
@@ -273,17 +337,25 @@ class Submitter:
 
     def _settle(self, batch_id: int, receipt: Receipt) -> None:
         """Record the outcome of a mined batch transaction."""
-        seq = self._store.seq_of(batch_id)
+        seq, digest = self._store.seq_of(batch_id)
         if receipt.status != 1:
             error = self._tx.revert_reason(receipt.tx_hash, receipt)
             if isinstance(error, ContractRevert) and error.name == "LedgerBatchOutOfOrder":
-                landed = self._ledger.find_batch(self._tx, seq, self.config.from_block)
+                try:
+                    landed = self._ledger.find_batch(self._tx, seq, digest, self.config.from_block)
+                except BatchConflict as exc:
+                    landed, error = None, exc
                 if landed is not None:  # an earlier copy of this batch landed: that one counts
                     receipt = landed
                 else:
                     self._requeue(batch_id, "out_of_order", str(error))
                     self._next_seq = None
                     return
+            elif isinstance(error, ContractRevert) and error.name in WAIT_ERRORS:
+                # Paused, or the signer suspended, after the batch was signed: its items wait for the next batch.
+                self._requeue(batch_id, WAIT_ERRORS[error.name], str(error))
+                self._next_seq = None
+                raise WriterBlocked(f"the ledger refused a batch ({error.name}); its records wait in the outbox")
             else:
                 self._close_failed(batch_id, error)
                 return

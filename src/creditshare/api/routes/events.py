@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from creditshare.api.body import read_json
 from creditshare.api.deps import GatewayDep, OutboxDep, SubmitterDep
 from creditshare.api.errors import ApiError
 from creditshare.api.schemas import EventError, EventStatus, SubmitResponse
@@ -28,24 +26,11 @@ EXAMPLE = {
 }
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """Read the body within `limit` bytes (413 otherwise) and parse it as UTF-8 JSON (400 otherwise)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "body_too_large", f"request body over {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "body_too_large", f"request body over {limit} bytes")
-    try:
-        return json.loads(bytes(body).decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", "request body is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc.msg} at {exc.pos}") from None
-    except RecursionError:
-        raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
+_RECORD = {"$ref": "#/components/schemas/CreditEventIn"}
+#: One record, or a list of 1 to 1,000.
+_RECORDS_SCHEMA = {
+    "anyOf": [_RECORD, {"type": "array", "items": _RECORD, "minItems": 1, "maxItems": MAX_RECORDS_PER_REQUEST}]
+}
 
 
 @router.post(
@@ -55,14 +40,8 @@ async def read_json(request: Request, limit: int) -> Any:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/CreditEventIn"}, "example": EXAMPLE}
-            },
+            "content": {"application/json": {"schema": _RECORDS_SCHEMA, "example": EXAMPLE}},
         }
-    },
-    responses={
-        413: {"description": "Body too large or too many records"},
-        422: {"description": "Every record rejected"},
     },
 )
 async def submit_events(request: Request, _: SubmitterDep, gateway: GatewayDep, outbox: OutboxDep) -> JSONResponse:

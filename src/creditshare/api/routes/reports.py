@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 
+from creditshare.api.body import JsonBodyRoute
 from creditshare.api.deps import QueriesDep, QueryDep, RateLimitDep
 from creditshare.api.errors import ApiError
 from creditshare.api.schemas import ReportRequest, ReportResponse
 from creditshare.domain.identity import InvalidIdentity
 from creditshare.domain.purposes import Purpose
-from creditshare.read.queries import IndexNotReady
+from creditshare.read.queries import IndexNotReady, LenderNotActive
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=JsonBodyRoute)
 
 
 @router.post("", response_model=ReportResponse, summary="Credit report of an applicant, as of the indexed chain")
@@ -38,6 +39,8 @@ async def create_report(
             raise ApiError(422, exc.code, str(exc), field) from None
         except IndexNotReady as exc:
             raise ApiError(503, "index_not_ready", str(exc)) from None
+        except LenderNotActive as exc:
+            raise ApiError(503, "lender_not_active", str(exc)) from None
         return ReportResponse(**answer.report.model_dump(), inquiry_event_id=answer.inquiry_event_id)
 
     return await run_in_threadpool(work)

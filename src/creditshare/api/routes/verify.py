@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 
+from creditshare.api.body import JsonBodyRoute
 from creditshare.api.deps import QueriesDep, RateLimitDep, VerifyDep
 from creditshare.api.errors import ApiError
 from creditshare.api.schemas import VerifyRequest, VerifyResult
 from creditshare.domain.records import InvalidRecord
 
-router = APIRouter(prefix="/v1/verify", tags=["verify"])
+router = APIRouter(prefix="/v1/verify", tags=["verify"], route_class=JsonBodyRoute)
 
 
 @router.post("", response_model=VerifyResult, summary="Verify a disclosed record against the chain")

@@ -1,13 +1,16 @@
 """Every request and response model of the API, one module per resource (separate from storage models)."""
 
 from creditshare.api.schemas.events import EventError, EventStatus, RecordResult, SubmitResponse
+from creditshare.api.schemas.health import Health, Readiness
 from creditshare.api.schemas.reports import PurposeName, ReportRequest, ReportResponse
 from creditshare.api.schemas.verify import VerifyRequest, VerifyResult
 
 __all__ = [
     "EventError",
     "EventStatus",
+    "Health",
     "PurposeName",
+    "Readiness",
     "RecordResult",
     "ReportRequest",
     "ReportResponse",

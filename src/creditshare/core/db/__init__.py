@@ -2,6 +2,22 @@
 
 from creditshare.core.db import tables as tables  # registers every table on Base.metadata
 from creditshare.core.db.base import Base
-from creditshare.core.db.engine import Sessions, checkpoint, make_engine, session_factory, transaction
+from creditshare.core.db.engine import (
+    Sessions,
+    checkpoint,
+    checkpoint_loop,
+    make_engine,
+    session_factory,
+    transaction,
+)
 
-__all__ = ["Base", "Sessions", "checkpoint", "make_engine", "session_factory", "tables", "transaction"]
+__all__ = [
+    "Base",
+    "Sessions",
+    "checkpoint",
+    "checkpoint_loop",
+    "make_engine",
+    "session_factory",
+    "tables",
+    "transaction",
+]

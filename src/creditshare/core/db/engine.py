@@ -7,6 +7,7 @@ empty database creates it at the head revision; any other database must already 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -17,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.core.db import schema
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -73,6 +76,16 @@ def checkpoint(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def checkpoint_loop(engine: Engine, stop: threading.Event, interval: float = 1.0) -> None:
+    """Checkpoint every `interval` seconds until `stop` is set. Whoever writes to a SQLite database opened by
+    `make_engine` runs this beside its writes (auto-checkpoints are off, so the WAL would grow without end)."""
+    while not stop.wait(interval):
+        try:
+            checkpoint(engine)
+        except Exception:  # a failed checkpoint is retried next time
+            log.warning("WAL checkpoint failed", exc_info=True)
 
 
 def session_factory(engine: Engine) -> Sessions:

@@ -5,7 +5,8 @@ pure function from facts to the report, and `models` the report as every gateway
 """
 
 from creditshare.domain.report.facts import CorrectionFact, DisputeFact, EventFact, InquiryFact, SubjectFacts
-from creditshare.domain.report.fold import fold, month_char
+from creditshare.domain.report.fold import fold
+from creditshare.domain.report.loans import month_char
 from creditshare.domain.report.models import AsOf, CreditReport, Evidence, LoanEntry, Reason, Summary
 from creditshare.domain.report.policy import Policy, Rule
 

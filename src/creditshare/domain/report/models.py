@@ -52,6 +52,9 @@ class Summary(BaseModel):
     application_inquiry_lenders_90d: int
     application_inquiry_lenders_180d: int
     open_disputes: int
+    loans_total: int = Field(
+        description="loans counted in this summary; the report lists at most the policy's max_loans_listed"
+    )
 
 
 class AsOf(BaseModel):

@@ -27,6 +27,9 @@ class Policy(BaseModel):
     negative_info_years: int = Field(5, ge=1)
     dispute_verification_days: int = Field(20, ge=1)
     history_months: int = Field(24, ge=1, le=120)
+    max_loans_listed: int = Field(
+        100, ge=1, le=10_000, description="loans a report lists per lender (the summary counts all)"
+    )
     rules: list[Rule]
 
     @classmethod

@@ -9,6 +9,7 @@ from creditshare.core.db.tables.index import (
     IndexEvent,
     IndexInquiry,
     IndexMemberEvent,
+    IndexQuarantine,
     IndexState,
 )
 from creditshare.core.db.tables.outbox import Batch, Lock, OutboxItem
@@ -23,6 +24,7 @@ __all__ = [
     "IndexEvent",
     "IndexInquiry",
     "IndexMemberEvent",
+    "IndexQuarantine",
     "IndexState",
     "Lock",
     "OutboxItem",

@@ -6,7 +6,7 @@ above the common block.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creditshare.core.db.base import Base
@@ -62,7 +62,7 @@ class IndexEvent(LedgerLog, Base):
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     loan_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     item_type: Mapped[int] = mapped_column(Integer)
-    occurred_day: Mapped[int] = mapped_column(Integer)
+    occurred_day: Mapped[int] = mapped_column(BigInteger)  # uint32 on chain: more than PostgreSQL's integer
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     overdue_fen: Mapped[int] = mapped_column(BigInteger)
     days_past_due: Mapped[int] = mapped_column(Integer)
@@ -81,29 +81,35 @@ class IndexInquiry(LedgerLog, Base):
 
 
 class IndexCorrection(LedgerLog, Base):
-    """A CreditEventCorrected log: `record_hash` replaces `original_hash` of the same lender."""
+    """A CreditEventCorrected log: `record_hash` replaces `original_hash` of the same lender. `subject_key` is the
+    original's (looked up when the log is stored), so a report finds a subject's corrections by one indexed read."""
 
     __tablename__ = "idx_corrections"
     __table_args__ = (
         unique_position("idx_corrections"),
         Index("ix_idx_corrections_original", "original_hash"),
+        Index("ix_idx_corrections_subject", "subject_key"),
     )
     original_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    subject_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
 
 
 class IndexDispute(LedgerLog, Base):
-    """A DisputeOpened (outcome 0) or DisputeResolved (outcome 1 confirmed, 2 corrected) log."""
+    """A DisputeOpened (outcome 0) or DisputeResolved (outcome 1 confirmed, 2 corrected) log; `subject_key` is the
+    disputed record's (looked up when the log is stored)."""
 
     __tablename__ = "idx_disputes"
     __table_args__ = (
         unique_position("idx_disputes"),
         Index("ix_idx_disputes_record", "record_hash"),
+        Index("ix_idx_disputes_subject", "subject_key"),
     )
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     actor: Mapped[str] = mapped_column(String(42))
     outcome: Mapped[int] = mapped_column(Integer)
     block_time: Mapped[int] = mapped_column(BigInteger)
+    subject_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
 
 
 class IndexMemberEvent(LogRow, Base):
@@ -115,3 +121,22 @@ class IndexMemberEvent(LogRow, Base):
     name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     role: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class IndexQuarantine(Base):
+    """A log of our contracts the index could not accept (out of range, unknown type, a correction or dispute of
+    a record it does not hold, by someone without the right...): kept raw with the reason, never in a report."""
+
+    __tablename__ = "idx_quarantine"
+    __table_args__ = (unique_position("idx_quarantine"), Index("ix_idx_quarantine_reason", "reason"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    address: Mapped[str] = mapped_column(String(42))  # the contract that emitted it
+    sender: Mapped[str | None] = mapped_column(String(42), nullable=True)  # the member it names, if any
+    event: Mapped[str | None] = mapped_column(String(64), nullable=True)  # its event name, if known
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    topics: Mapped[bytes] = mapped_column(LargeBinary)  # the topics, 32 bytes each, as the node returned them
+    data: Mapped[bytes] = mapped_column(LargeBinary)

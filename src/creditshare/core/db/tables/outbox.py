@@ -36,6 +36,9 @@ class Batch(Base):
     raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
     item_count: Mapped[int] = mapped_column(Integer)
     search_from_block: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: keccak256 of the batch's record hashes (zero for inquiries), as the ledger's BatchRecorded log carries it:
+    #: a landed batch with this sequence is ours only if its digest is this one.
+    digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -78,6 +81,9 @@ class OutboxItem(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     retryable: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: How `payload` is sealed: 2 binds every column that goes on chain into the AEAD's associated data; 1 (rows
+    #: from before that) bound only lender and record id, and is re-sealed after checking at start.
+    seal_version: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
 
 
 class Lock(Base):
@@ -87,3 +93,6 @@ class Lock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Fencing token: advanced every time the lease changes hands, so a holder that lost it (a paused process
+    #: whose lease expired and was taken) can no longer write what only the holder may.
+    token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -202,4 +202,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Forward-only: going back means restoring the backup taken before `creditshare db upgrade`."""
-    raise NotImplementedError("creditshare migrations are forward-only: restore the backup taken before upgrading")
+    raise RuntimeError("creditshare migrations are forward-only: restore the backup taken before upgrading")

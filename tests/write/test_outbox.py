@@ -1,0 +1,175 @@
+"""The outbox on a real database (SQLite and PostgreSQL): record ids seen again, records that failed for good,
+and rows edited in the database behind the gateway's back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from creditshare.core.crypto import RecordCipher
+from creditshare.core.db import make_engine, session_factory, transaction
+from creditshare.core.db.tables import AuditEntry, OutboxItem
+from creditshare.core.secrets import ConsortiumSecret
+from creditshare.domain.status import ItemStatus, RecordStatus
+from creditshare.read.audit import AuditLog
+from creditshare.write.batches import BatchStore
+from creditshare.write.outbox import Outbox
+from creditshare.write.reseal import reseal_legacy
+from creditshare.write.seal import RowSeal, columns_of
+from tests.support.gateways import TEST_SECRET_HEX
+from tests.support.records import build_record, numbered_resident_id
+
+LENDER = "0x" + "cd" * 20
+SECRET = ConsortiumSecret(1, bytes.fromhex(TEST_SECRET_HEX))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
+    url = f"sqlite:///{tmp_path / 'gateway.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    request.addfinalizer(engine.dispose)
+    return session_factory(engine)
+
+
+@pytest.fixture
+def cipher() -> RecordCipher:
+    return RecordCipher(os.urandom(32))
+
+
+@pytest.fixture
+def outbox(factory: sessionmaker[Session], cipher: RecordCipher) -> Outbox:
+    return Outbox(factory, cipher, LENDER, SECRET)
+
+
+def test_submit_same_record_again_is_duplicate_with_its_event_id(outbox: Outbox) -> None:
+    record = build_record()
+    (first,) = outbox.submit_events([record])
+    # the same record, its ID spelt another way (lower-case x, spaces): still the same record
+    again = {**record, "id_number": " " + record["id_number"].lower() + " "}
+    (second,) = outbox.submit_events([again])
+    assert (first.status, second.status, second.event_id) == (
+        RecordStatus.ACCEPTED,
+        RecordStatus.DUPLICATE,
+        first.event_id,
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"principal_fen": 5_000_001}, {"occurred_on": "2025-03-02"}, {"id_number": numbered_resident_id(5)}],
+    ids=["amount", "date", "borrower"],
+)
+def test_submit_record_id_again_with_other_content_is_a_conflict_and_changes_nothing(
+    outbox: Outbox, factory: sessionmaker[Session], change: dict[str, object]
+) -> None:
+    record = build_record()
+    (first,) = outbox.submit_events([record])
+    with factory() as session:
+        stored = session.get(OutboxItem, first.event_id)
+        assert stored is not None
+        before = (stored.record_hash, stored.payload)
+
+    (second,) = outbox.submit_events([{**record, **change}])
+
+    assert (second.status, second.code, second.field) == (RecordStatus.REJECTED, "record_id_conflict", "record_id")
+    assert record["id_number"] not in (second.message or "")
+    with factory() as session:
+        stored = session.get(OutboxItem, first.event_id)
+        assert stored is not None and (stored.record_hash, stored.payload) == before
+    assert outbox.open_record(stored)["principal_fen"] == record["principal_fen"]
+
+
+def test_submit_record_id_again_with_invalid_content_is_rejected_for_it(outbox: Outbox) -> None:
+    record = build_record()
+    outbox.submit_events([record])
+    (again,) = outbox.submit_events([{**record, "id_number": "110105194912310021"}])  # bad check character
+    assert (again.status, again.code) == (RecordStatus.REJECTED, "invalid_id")
+
+
+def test_submit_conflict_within_one_request_keeps_the_first(outbox: Outbox) -> None:
+    record = build_record()
+    first, twin, other = outbox.submit_events([record, dict(record), {**record, "principal_fen": 1}])
+    assert first.status == RecordStatus.ACCEPTED
+    assert (twin.status, twin.event_id) == (RecordStatus.DUPLICATE, first.event_id)
+    assert (other.status, other.code) == (RecordStatus.REJECTED, "record_id_conflict")
+
+
+def test_submit_record_id_of_a_record_failed_for_good_stores_the_new_record(
+    outbox: Outbox, factory: sessionmaker[Session]
+) -> None:
+    record = build_record()
+    (first,) = outbox.submit_events([record])
+    with transaction(factory) as session:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == first.event_id)
+            .values(status=ItemStatus.FAILED, error_code="signer_not_active_lender", retryable=False)
+        )
+
+    (again,) = outbox.submit_events([{**record, "principal_fen": 7_000_000}])
+
+    assert (again.status, again.event_id) == (RecordStatus.ACCEPTED, first.event_id)
+    item = outbox.get(first.event_id)
+    assert item is not None and (item.status, item.error_code, item.attempts) == (ItemStatus.PENDING, None, 1)
+    assert outbox.open_record(item)["principal_fen"] == 7_000_000
+    (third,) = outbox.submit_events([{**record, "principal_fen": 7_000_000}])
+    assert (third.status, third.event_id) == (RecordStatus.DUPLICATE, first.event_id)
+
+
+@pytest.mark.parametrize("column", ["subject_key", "item_key", "record_hash", "data_word"])
+def test_row_edited_in_the_database_no_longer_opens_its_seal(
+    outbox: Outbox, factory: sessionmaker[Session], cipher: RecordCipher, column: str
+) -> None:
+    (accepted,) = outbox.submit_events([build_record()])
+    seal = RowSeal(cipher, LENDER)
+    store = BatchStore(factory, LENDER, lambda session: None)
+    (pending,) = store.pending(10)
+    assert seal.intact(pending.payload, pending.columns)
+
+    with transaction(factory) as session:
+        session.execute(update(OutboxItem).where(OutboxItem.id == accepted.event_id).values({column: os.urandom(32)}))
+
+    (forged,) = store.pending(10)
+    assert not seal.intact(forged.payload, forged.columns)
+
+
+def test_reseal_legacy_rows_checks_them_and_refuses_forged_ones(
+    outbox: Outbox, factory: sessionmaker[Session], cipher: RecordCipher
+) -> None:
+    """Rows stored before every column was bound (version 1) are checked against their sealed record once and
+    sealed again; one whose columns were edited fails as `tampered_row` and is never handed to the submitter."""
+    honest, forged, edited = (build_record() for _ in range(3))
+    outcomes = outbox.submit_events([honest, forged, edited])
+    audit = AuditLog(factory)
+    entry = audit.append(
+        caller="t", action="report", purpose="loan_application", consent_hash="aa" * 32, subject_key="bb" * 32,
+        result_size=0,
+    )  # fmt: skip
+    inquiry = outbox.submit_inquiry(
+        bytes.fromhex("bb" * 32), 1, bytes.fromhex("aa" * 32), bytes.fromhex(entry.entry_hash)
+    )
+    seal = RowSeal(cipher, LENDER)
+    with transaction(factory) as session:  # as the old code stored them: version 1
+        for item in session.scalars(select(OutboxItem)):
+            plaintext = seal.open(item.payload, columns_of(item, None))
+            item.payload = cipher.seal(plaintext, seal.legacy_associated_data(item.record_id))
+            item.seal_version = 1
+        session.get(OutboxItem, outcomes[1].event_id).subject_key = os.urandom(32)  # type: ignore[union-attr]
+        session.get(OutboxItem, outcomes[2].event_id).data_word = bytes(32)  # type: ignore[union-attr]
+    store = BatchStore(factory, LENDER, lambda session: None)
+    assert store.pending(10) == []  # nothing of version 1 is handed out before the check
+
+    result = reseal_legacy(factory, seal, LENDER, SECRET)
+
+    assert result.resealed == 2 and sorted(result.refused) == sorted([outcomes[1].event_id, outcomes[2].event_id])
+    assert {p.id for p in store.pending(10)} == {outcomes[0].event_id, inquiry}
+    assert all(seal.intact(p.payload, p.columns) for p in store.pending(10))
+    with factory() as session:
+        refused = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(result.refused))).all()
+        assert {(r.status, r.error_code) for r in refused} == {(ItemStatus.FAILED, "tampered_row")}
+        assert session.scalar(select(AuditEntry.id)) is not None
