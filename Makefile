@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: setup solc-standin run test lint typecheck pytest pytest-fast brownie-test slither artifacts bench clean
 
-setup: $(VENV)/.installed node_modules/.installed solc-standin
+setup: $(VENV)/.installed node_modules/.installed solc-standin libsodium
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required: apt-get install nodejs npm"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Subject keys v2 need the system libsodium (1.0.18+: ristretto255), which pysodium loads: Debian's libsodium23,
+# installed from the Debian registry when missing and we may (root with apt-get), else a one-line instruction.
+.PHONY: libsodium
+libsodium: $(VENV)/.installed
+	@$(BIN)/python -c 'from creditshare.core.oprf import group; group.base_mul(group.scalar_from_int(1))' 2>/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then apt-get install -y -q libsodium23 >/dev/null; \
+	  else echo "libsodium 1.0.18+ is required for subject keys v2: apt-get install libsodium23"; exit 1; fi; }
+	@$(BIN)/python -c 'from creditshare.core.oprf import group; group.base_mul(group.scalar_from_int(1)); print("libsodium: ristretto255 ok")'
 
 # Always re-linked (cheap): the link must point at *this* checkout's stand-in and node_modules.
 solc-standin: $(VENV)/.installed node_modules/.installed

@@ -48,7 +48,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
+from bench_keys import start_holders, subject_key_of
 from creditshare.chain import governance
-from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
+from creditshare.chain.artifacts import LEDGER, REGISTRY, event_abis, load_artifact
 from creditshare.chain.deploy import Deployment, deploy_consortium
 from creditshare.chain.governance import Action, Role
 from creditshare.chain.ledger import Item, LedgerClient, batch_gas
@@ -73,12 +74,10 @@ from creditshare.core.config import Settings
 from creditshare.core.db import checkpoint, make_engine, session_factory, transaction
 from creditshare.core.db.tables import IndexBlock, IndexEvent, IndexState, OutboxItem
 from creditshare.core.exceptions import ChainError
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.devtools.devchain import DevChain, dev_accounts
-from creditshare.devtools.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
+from creditshare.devtools.localnet import GatewayEnv, GatewayProcess
 from creditshare.devtools.samples import sample_resident_id
 from creditshare.domain.codec import EPOCH, ItemType, event_word_problem, pack_event_data, pack_inquiry_data
-from creditshare.domain.identity import subject_key
 from creditshare.domain.report import (
     CorrectionFact,
     CreditReport,
@@ -90,7 +89,7 @@ from creditshare.domain.report import (
     fold,
 )
 from creditshare.read.decode import decode_logs
-from creditshare.read.follower import LEDGER_TOPICS, REGISTRY_TOPICS, Follower
+from creditshare.read.follower import Follower
 from creditshare.read.reports import build_report
 from creditshare.read.store import store_batch
 
@@ -112,7 +111,7 @@ LENDER_WEIGHTS = (40, 30, 20, 10)
 MAX_BATCH = 256
 MAX_EVENTS_PER_SUBJECT = 36
 
-T = {name: "0x" + topic.hex() for topic, name in {**LEDGER_TOPICS, **REGISTRY_TOPICS}.items()}
+T = {abi["name"]: "0x" + topic.hex() for name in (LEDGER, REGISTRY) for topic, abi in event_abis(name).items()}
 
 Feed = tuple[int, bytes, bytes, int]  # subject index, loan key (or consent hash), record (or inquiry) hash, word
 
@@ -253,7 +252,7 @@ def generate(
     corrections: int,
     disputes: int,
     lenders: int,
-    secret: ConsortiumSecret,
+    key_of: Callable[[str], bytes],
     seed: int,
     id_offset: int = 0,
 ) -> Dataset:
@@ -262,7 +261,7 @@ def generate(
     rng = random.Random(seed)
     first, last = day_number(FIRST_DAY), day_number(AS_OF)
     ids = resident_ids(subjects, rng, id_offset)
-    keys = [subject_key(secret, "resident_id", i) for i in ids]
+    keys = [key_of(i) for i in ids]
     feeds: dict[int, list[list[Feed]]] = defaultdict(lambda: [[] for _ in range(lenders)])
     lender_ids = list(range(lenders))
     weights = LENDER_WEIGHTS[:lenders]
@@ -869,7 +868,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20_261_129)
     args = parser.parse_args()
     started = time.perf_counter()
-    secret = ConsortiumSecret(1, bytes.fromhex(DEV_CONSORTIUM_SECRET_HEX))
     policy = Policy.load()
     rng = random.Random(args.seed)
 
@@ -885,6 +883,8 @@ def main() -> None:
             governance.propose(registry, governor, Action.ADMIT, account.address, Role.LENDER, name=name)
         lenders = [a.address.lower() for a in lender_accounts]
         log(f"chain {chain.rpc_url}: ledger {deployment.ledger}, 4 lenders admitted")
+        start_holders(tmp, w3, chain.rpc_url, deployment, governor, accounts[5:8])
+        log("3 key-share holders (2-of-3) started")
 
         # 1. generated ingest --------------------------------------------------------------------------------
         t0 = time.perf_counter()
@@ -896,7 +896,7 @@ def main() -> None:
             corrections=args.corrections,
             disputes=args.disputes,
             lenders=4,
-            secret=secret,
+            key_of=subject_key_of,
             seed=args.seed,
         )
         gen_seconds = time.perf_counter() - t0
@@ -1047,7 +1047,7 @@ def main() -> None:
             corrections=max(1, args.chain_events // 2_000),
             disputes=max(1, args.chain_events // 2_000),
             lenders=4,
-            secret=secret,
+            key_of=subject_key_of,
             seed=args.seed + 1,
             id_offset=args.subjects,
         )

@@ -1,4 +1,5 @@
-"""Deploy the consortium (ConsortiumRegistry, then CreditLedger bound to it) and write the deployment file.
+"""Deploy the consortium (ConsortiumRegistry, then CreditLedger and KeyShareDirectory bound to it) and write the
+deployment file.
 
     brownie run scripts/deploy.py --network ganache-cli
     brownie run scripts/deploy.py main 2 0xA1...=Bank-A 0xB2...=Bank-B 0xC3... --network creditshare-besu
@@ -30,6 +31,7 @@ def main(threshold: str = "2", *governors: str) -> Deployment:
     print(f"chain id            {deployment.chain_id}")
     print(f"ConsortiumRegistry  {deployment.registry}")
     print(f"CreditLedger        {deployment.ledger}")
+    print(f"KeyShareDirectory   {deployment.keyshares}")
     print(f"deployed in block   {deployment.block}")
     print(f"governors           {', '.join(f'{a} ({n})' for a, n in zip(addresses, names, strict=True))}")
     print(f"threshold           {threshold} of {len(addresses)}")

@@ -23,7 +23,7 @@ INTENDED_LAYERS = [
     "creditshare.cli",
     "creditshare.api | creditshare.devtools",
     "creditshare.gateway",
-    "creditshare.read | creditshare.write",
+    "creditshare.read | creditshare.write | creditshare.keyshare",
     "creditshare.chain",
     "creditshare.domain",
     "creditshare.core",

@@ -20,7 +20,7 @@ PROBE = """
 import json, sys
 from pathlib import Path
 import creditshare
-from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
+from creditshare.chain.artifacts import CONTRACTS, load_artifact
 from creditshare.core.db import make_engine
 from creditshare.core.db.schema import current_revision, head_revision
 from creditshare.core.exceptions import ToolchainError
@@ -36,7 +36,7 @@ except ToolchainError as exc:
     checkout = str(exc)
 print(json.dumps({
     "package": creditshare.__file__,
-    "artifacts": [len(load_artifact(name).abi) for name in (REGISTRY, LEDGER)],
+    "artifacts": [len(load_artifact(name).abi) for name in CONTRACTS],
     "policy": Policy.load().version,
     "schema": [current_revision(engine), head_revision()],
     "openapi_paths": sorted(openapi_schema()["paths"]),
@@ -68,6 +68,7 @@ def test_wheel_ships_the_package_data_the_gateway_reads(wheel: Path) -> None:
     expected = {
         "creditshare/artifacts/ConsortiumRegistry.json",
         "creditshare/artifacts/CreditLedger.json",
+        "creditshare/artifacts/KeyShareDirectory.json",
         "creditshare/data/policy.json",
         "creditshare/core/db/migrations/env.py",
         "creditshare/core/db/migrations/script.py.mako",
@@ -96,7 +97,7 @@ def test_installed_wheel_runs_without_the_checkout(wheel: Path, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(facts["package"]).is_relative_to(site), facts["package"]
-    assert all(count > 10 for count in facts["artifacts"])
+    assert len(facts["artifacts"]) == 3 and all(count > 10 for count in facts["artifacts"])
     assert facts["policy"]
     current, head = facts["schema"]
     assert current == head and head

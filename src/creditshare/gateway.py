@@ -21,8 +21,13 @@ from creditshare.core.keystore import load_signer
 from creditshare.core.metrics import Metrics
 from creditshare.core.ratelimit import RateLimiter
 from creditshare.core.secrets import consortium_secret, record_key
+from creditshare.domain.identity import HmacKeys, HmacSource, SubjectKeySource
 from creditshare.domain.report import Policy
 from creditshare.domain.status import OPEN_STATUSES
+from creditshare.keyshare.directory import published_share_set
+from creditshare.keyshare.holder_set import HolderSet
+from creditshare.keyshare.shares import ShareSet
+from creditshare.keyshare.subject_keys import OprfSource, SubjectCache, derived_key
 from creditshare.read.audit import AuditLog
 from creditshare.read.follower import Follower
 from creditshare.read.health import Progress, Readiness, readiness
@@ -46,20 +51,28 @@ class Gateway:
         self.engine: Engine = make_engine(settings.database)
         self.factory: Sessions = session_factory(self.engine)
         self.metrics = Metrics()
-        secret = consortium_secret(settings)
-        cipher = RecordCipher(record_key(settings))
-        self.outbox = Outbox(self.factory, cipher, self.lender, secret)
-        self._seal = RowSeal(cipher, self.lender)
-        self._secret = secret
+        own_key = record_key(settings)
+        cipher = RecordCipher(own_key)
         self.w3 = make_web3(settings.rpc_url)
         self.registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
+        self.holders: HolderSet | None = None
+        if settings.subject_keys == "hmac":
+            secret = consortium_secret(settings)
+            self.keys: SubjectKeySource = HmacSource(secret)
+            consent_key = secret.key
+        else:
+            self.holders = HolderSet(self._published_share_set, account, timeout=settings.keyshare_timeout)
+            self.keys = OprfSource(self.holders.client, SubjectCache(self.factory, own_key))
+            consent_key = derived_key(own_key, "consent")
+        self.outbox = Outbox(self.factory, cipher, self.lender, self.keys)
+        self.seal = RowSeal(cipher, self.lender)
         ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
         self.submitter = Submitter(
             self.factory,
             Transactor(self.w3, account),
             LedgerClient(ledger, self.registry, self.lender),
             self.metrics,
-            self._seal,
+            self.seal,
             SubmitterConfig(
                 batch_size=settings.batch_size,
                 batch_interval=settings.batch_interval,
@@ -79,7 +92,8 @@ class Gateway:
         self.queries = Queries(
             self.factory,
             lender=self.lender,
-            secret=secret,
+            keys=self.keys,
+            consent_key=consent_key,
             policy=Policy.load(settings.policy_file),
             audit=self.audit,
             inquiries=self.outbox,
@@ -94,8 +108,9 @@ class Gateway:
     def start(self) -> None:
         """Start the background threads: submitter and index follower (as the settings say) and the WAL
         checkpointer. Rows stored before seals bound every on-chain column are checked and re-sealed first."""
-        if self.settings.submitter:
-            resealed = reseal_legacy(self.factory, self._seal, self.lender, self._secret)
+        if self.settings.submitter and self.settings.consortium_secret_file is not None:  # v1 rows need v1 keys
+            legacy = HmacKeys(consortium_secret(self.settings))
+            resealed = reseal_legacy(self.factory, self.seal, self.lender, legacy)
             if resealed.resealed or resealed.refused:
                 log.warning("outbox: %s rows re-sealed, %s refused as tampered", resealed.resealed, resealed.refused)
         self._stop.clear()
@@ -118,7 +133,13 @@ class Gateway:
         self._threads.clear()
         if self.follower.lease is not None and self.follower.lease.token is not None:
             self.follower.lease.release()
+        if self.holders is not None:
+            self.holders.close()
         self.engine.dispose()
+
+    def _published_share_set(self) -> ShareSet:
+        """The key-share holders governance published on chain (`KeyShareDirectory`)."""
+        return published_share_set(self.w3, self.deployment)
 
     def backlog(self) -> int:
         """Outbox items not yet confirmed or failed."""

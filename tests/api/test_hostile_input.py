@@ -305,10 +305,10 @@ def test_405_carries_allow(gateway: LiveGateway, method: str, path: str, allowed
 
 #: Every status each operation can answer (docs/api.md), as its OpenAPI document must declare them.
 DECLARED = {
-    ("post", "/v1/events"): {"200", "400", "401", "403", "413", "422"},
+    ("post", "/v1/events"): {"200", "400", "401", "403", "413", "422", "429", "503"},  # 429/503: key-share holders
     ("get", "/v1/events/{event_id}"): {"200", "401", "403", "404", "413", "422"},
     ("post", "/v1/reports"): {"200", "400", "401", "403", "413", "422", "429", "503"},
-    ("post", "/v1/verify"): {"200", "400", "401", "403", "413", "422", "429"},
+    ("post", "/v1/verify"): {"200", "400", "401", "403", "413", "422", "429", "503"},
     ("get", "/healthz"): {"200", "413"},
     ("get", "/readyz"): {"200", "413", "503"},
     ("get", "/metrics"): {"200", "413"},

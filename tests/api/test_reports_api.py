@@ -34,12 +34,12 @@ from creditshare.chain.artifacts import decode_logs
 from creditshare.core.api_clients import revoke_client
 from creditshare.core.clock import today_cst
 from creditshare.core.db import make_engine, session_factory, transaction
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.devtools.devchain import DevChain
 from creditshare.domain.codec import unpack_inquiry_purpose
-from creditshare.domain.identity import subject_key
+from creditshare.keyshare.subject_keys import derived_key
 from tests.support import Consortium
-from tests.support.gateways import TEST_SECRET_HEX, GatewayEnv, GatewayProcess, wait_until
+from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
+from tests.support.holders import subject_key_of
 from tests.support.records import numbered_resident_id
 
 #: Dev accounts of this module's lenders (no other test signs with them).
@@ -48,7 +48,6 @@ NAMES = {LENDER_A: "Reports Lender A", LENDER_B: "Reports Lender B", LENDER_C: "
 A_BATCH_INTERVAL = 2.0
 C_RATE_PER_MINUTE = 5
 QUERY_PATHS = ("/v1/reports", "/v1/verify")
-SECRET = ConsortiumSecret(1, bytes.fromhex(TEST_SECRET_HEX))
 REPORT_KEYS = {"subject_key", "as_of", "summary", "loans", "grade", "reasons", "evidence", "policy_version"}
 
 
@@ -64,11 +63,13 @@ def unique(prefix: str) -> str:
 
 
 def expected_subject_key(id_number: str) -> str:
-    return "0x" + subject_key(SECRET, "resident_id", id_number).hex()
+    return "0x" + subject_key_of("resident_id", id_number).hex()
 
 
-def expected_consent_hash(consent_ref: str) -> bytes:
-    return hmac.new(SECRET.key, f"consent:{consent_ref}".encode(), hashlib.sha256).digest()
+def expected_consent_hash(home: Path, consent_ref: str) -> bytes:
+    """Keyed with the lender's own consent key, derived from its record key (v2: no consortium secret)."""
+    consent_key = derived_key(bytes.fromhex((home / "record.key").read_text().strip()), "consent")
+    return hmac.new(consent_key, f"consent:{consent_ref}".encode(), hashlib.sha256).digest()
 
 
 def report_body(id_number: str, purpose: str = "loan_application", /, **changes: Any) -> dict[str, Any]:
@@ -441,7 +442,7 @@ def test_report_records_inquiry_on_chain_without_waiting_for_it(
     assert right_after["kind"] == "inquiry" and right_after["tx_hash"] is None
     assert elapsed < A_BATCH_INTERVAL
     (audit,) = a.query(
-        "SELECT * FROM audit_log WHERE consent_hash = ?", expected_consent_hash(body["consent_ref"]).hex()
+        "SELECT * FROM audit_log WHERE consent_hash = ?", expected_consent_hash(a.env.home, body["consent_ref"]).hex()
     )
     assert audit["action"] == "report" and audit["caller"] == "client-query"
     assert audit["purpose"] == "loan_application" and audit["subject_key"] == report["subject_key"][2:]
@@ -454,7 +455,7 @@ def test_report_records_inquiry_on_chain_without_waiting_for_it(
     assert log.name == "InquiryRecorded" and log.address == rp_consortium.deployment.ledger
     assert log.args["inquiryHash"] == bytes.fromhex(audit["entry_hash"])
     assert "0x" + log.args["subjectKey"].hex() == report["subject_key"]
-    assert log.args["consentHash"] == expected_consent_hash(body["consent_ref"])
+    assert log.args["consentHash"] == expected_consent_hash(a.env.home, body["consent_ref"])
     assert log.args["lender"] == a.address
     assert unpack_inquiry_purpose(log.args["data"]) == 1
 

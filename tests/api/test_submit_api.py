@@ -19,12 +19,12 @@ from web3 import Web3
 from creditshare.chain.artifacts import decode_logs
 from creditshare.chain.governance import Action
 from creditshare.core.clock import today_cst
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.devtools.devchain import DevChain
 from creditshare.domain.records import CreditEventIn, normalise_event
 from tests.api.conftest import NON_MEMBER, SUSPENDED, LiveGateway, RecordFactory, start_gateway
 from tests.support import Consortium
-from tests.support.gateways import TEST_SECRET_HEX, wait_until
+from tests.support.gateways import wait_until
+from tests.support.holders import keys_for
 
 MB = 1024 * 1024
 
@@ -49,9 +49,9 @@ def assert_nothing_stored(gateway: LiveGateway, api: httpx.Client, rows_before: 
 
 
 def expected_hash(record: dict[str, Any], lender: str) -> str:
-    """The record hash recomputed independently of the gateway (shared dev consortium secret)."""
-    secret = ConsortiumSecret(1, bytes.fromhex(TEST_SECRET_HEX))
-    event = normalise_event(CreditEventIn.model_validate(record), lender=lender, secret=secret)
+    """The record hash recomputed independently of the gateway (v2 keys under the test suite's OPRF key)."""
+    parsed = CreditEventIn.model_validate(record)
+    event = normalise_event(parsed, lender=lender, keys=keys_for(parsed))
     return "0x" + event.record_hash.hex()
 
 
@@ -436,7 +436,7 @@ def test_readyz_ready_when_signer_is_active_lender(gateway: LiveGateway) -> None
     assert body["contracts"] == "ok" and body["ledger_paused"] is False
 
 
-def test_readyz_503_and_records_fail_when_signer_not_member(
+def test_readyz_503_and_records_refused_when_signer_not_member(
     gw_consortium: Consortium,
     devchain: DevChain,
     accounts: list[LocalAccount],
@@ -450,13 +450,12 @@ def test_readyz_503_and_records_fail_when_signer_not_member(
         assert ready.json()["ready"] is False and ready.json()["signer_active_lender"] is False
 
         with outsider.client(outsider.keys["submit"]) as api:
+            # The key-share holders refuse a non-member, so no subject key can be made: nothing is stored.
             response = api.post("/v1/events", json=[new_record(), new_record()])
-            assert response.status_code == 200, response.text  # stored; the chain refuses it later
-            for result in response.json()["results"]:
-                final = outsider.wait_settled(api, result["event_id"])
-                assert final["status"] == "failed", final
-                assert final["error"]["code"] == "signer_not_active_lender"
-                assert final["tx_hash"] is None
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "lender_not_active"
+            assert "not_active_member" in response.json()["error"]["message"]
+            assert outsider.outbox_rows() == 0
 
 
 def test_readyz_503_and_new_records_wait_while_lender_suspended_then_land(

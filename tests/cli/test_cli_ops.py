@@ -253,6 +253,7 @@ def test_doctor_healthy_wrong_address_and_non_member(
     healthy = run_cli(gateway_env(tmp_path, consortium, accounts[3], "ok"), "doctor")
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "FAIL" not in healthy.stdout and "Lender A is an active lender" in healthy.stdout
+    assert "share set v1: 2-of-3, 3 answering" in healthy.stdout
 
     outsider = run_cli(gateway_env(tmp_path, consortium, accounts[13], "outsider"), "doctor")
     line = one_line_error(outsider, "signer membership", accounts[13].address, "not a member", "active lender")

@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
+from creditshare.chain.artifacts import CONTRACTS, load_artifact
 from creditshare.devtools import compiler
 from creditshare.devtools.checkout import project_root
 
@@ -16,6 +16,10 @@ from creditshare.devtools.checkout import project_root
 @pytest.mark.slow
 def test_artifacts_match_fresh_compile() -> None:
     assert compiler.check_artifacts() == []
+
+
+def test_every_decoded_contract_is_shipped() -> None:
+    assert set(CONTRACTS) == set(compiler.SHIPPED_CONTRACTS)
 
 
 def test_solc_version_pinned_identically_everywhere() -> None:
@@ -26,7 +30,7 @@ def test_solc_version_pinned_identically_everywhere() -> None:
     assert package["dependencies"]["solc"] == compiler.SOLC_VERSION
     assert lock["packages"]["node_modules/solc"]["version"] == compiler.SOLC_VERSION
     assert str(brownie["compiler"]["solc"]["version"]) == compiler.SOLC_VERSION
-    for name in (REGISTRY, LEDGER):
+    for name in CONTRACTS:
         assert load_artifact(name).compiler["version"].startswith(compiler.SOLC_VERSION + "+commit.")
 
 
@@ -36,7 +40,7 @@ def test_ganache_pinned_to_7_9() -> None:
 
 
 def test_artifacts_target_a_permissioned_chain_evm() -> None:
-    for name in (REGISTRY, LEDGER):
+    for name in CONTRACTS:
         settings = load_artifact(name).compiler["settings"]
         assert settings["evmVersion"] in {"paris", "shanghai"}
         assert settings["optimizer"]["enabled"] is True

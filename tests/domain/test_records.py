@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain import codec
+from creditshare.domain.identity import HmacKeys
 from creditshare.domain.records import RECORD_HASH_DOMAIN, CreditEventIn, InvalidRecord, normalise_event
 
 SECRET = ConsortiumSecret(1, bytes(range(32)))
@@ -32,7 +33,7 @@ BASE = {
 
 def normalise(**changes: Any) -> Any:
     record = {k: v for k, v in {**BASE, **changes}.items() if v is not None}
-    return normalise_event(CreditEventIn.model_validate(record), lender=LENDER, secret=SECRET, today=TODAY)
+    return normalise_event(CreditEventIn.model_validate(record), lender=LENDER, keys=HmacKeys(SECRET), today=TODAY)
 
 
 def test_documented_canonical_example_matches_code() -> None:
@@ -93,7 +94,7 @@ def test_correction_hash_commits_to_original() -> None:
     correction = normalise_event(
         CreditEventIn.model_validate({**BASE, "record_id": "EVT-2", "corrects": "EVT-2026-000123"}),
         lender=LENDER,
-        secret=SECRET,
+        keys=HmacKeys(SECRET),
         corrects_hash=plain.record_hash,
         today=TODAY,
     )

@@ -35,16 +35,16 @@ from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import IndexCorrection, IndexDispute
 from creditshare.devtools.devchain import DevChain, dev_accounts, free_port
 from creditshare.domain import codec
-from creditshare.domain.identity import loan_key, normalise, subject_key
+from creditshare.domain.identity import loan_key_v2, normalise, subject_key_v2
 from creditshare.domain.report import Policy
 from creditshare.read.follower import Follower
 from creditshare.read.reports import build_report
 from tests.support import Consortium, credit_item
 from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
+from tests.support.holders import oprf_outputs
 from tests.support.records import Record, numbered_resident_id
 from tests.support.rogue import Rogue, RogueStats, Targets, batches_of, flood, generate_plan
 from tests.write.test_faults import (
-    SECRET,
     assert_exactly_once,
     assert_no_internal_errors,
     headers,
@@ -145,7 +145,7 @@ def expected_loans(records: list[Record], lender: str) -> list[ExpectedLoan]:
             ExpectedLoan(
                 borrower=BORROWERS.index(opened["id_number"]),
                 lender=lender.lower(),
-                loan_key="0x" + loan_key(SECRET, lender, number).hex(),
+                loan_key="0x" + loan_key_v2(output_of(opened["id_number"]), lender, number).hex(),
                 principal_fen=opened["principal_fen"],
                 outstanding_fen=outstanding,
                 status=status,
@@ -155,8 +155,14 @@ def expected_loans(records: list[Record], lender: str) -> list[ExpectedLoan]:
     return loans
 
 
+def output_of(id_number: str) -> bytes:
+    """The borrower's OPRF output under the test suite's key (what the holders' threshold answer equals)."""
+    pair = ("resident_id", normalise("resident_id", id_number))
+    return oprf_outputs([pair])[pair]
+
+
 def subject(id_number: str) -> bytes:
-    return subject_key(SECRET, "resident_id", normalise("resident_id", id_number))
+    return subject_key_v2(output_of(id_number))
 
 
 # ---------------------------------------------------------------------------------------------- gateways

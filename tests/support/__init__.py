@@ -23,6 +23,10 @@ from creditshare.chain.transactor import Transactor
 from creditshare.core.exceptions import ContractRevert
 from creditshare.domain import codec
 
+#: Every consortium this test process deployed, by registry address (so a gateway started on a deployment can be
+#: given key-share holders for it: `tests.support.holders.ensure_keyshares`).
+DEPLOYED: dict[str, Consortium] = {}
+
 
 @dataclass
 class Consortium:
@@ -56,6 +60,7 @@ class Consortium:
             ledger=contract_at(w3, load_artifact(LEDGER), d.ledger),
             governors=list(governors),
         )
+        DEPLOYED[d.registry.lower()] = c
         c._tx[deployer.address] = deployer
         return c
 

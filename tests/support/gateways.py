@@ -1,7 +1,22 @@
-"""Running real gateways in tests: the product's own local launcher (creditshare.localnet)."""
+"""Running real gateways in tests: the product's own local launcher (creditshare.localnet), with key-share holders
+for the gateway's consortium (subject keys v2) started and published on first use."""
+
+from dataclasses import dataclass
 
 from creditshare.core.secrets import DEV_CONSORTIUM_SECRET_HEX as TEST_SECRET_HEX
+from creditshare.devtools import localnet
 from creditshare.devtools.localnet import DEV_PASSWORD as PASSWORD
-from creditshare.devtools.localnet import GatewayEnv, GatewayProcess, wait_until
+from creditshare.devtools.localnet import GatewayProcess, wait_until
+from tests.support.holders import ensure_keyshares
+
+
+@dataclass
+class GatewayEnv(localnet.GatewayEnv):
+    """`localnet.GatewayEnv`, with the consortium's key-share holders running and published."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        ensure_keyshares(self.deployment)
+
 
 __all__ = ["PASSWORD", "TEST_SECRET_HEX", "GatewayEnv", "GatewayProcess", "wait_until"]

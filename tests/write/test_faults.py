@@ -27,14 +27,13 @@ from web3 import Web3
 from creditshare.chain.rpc import connect
 from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import Batch, Lock, OutboxItem
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.devtools.devchain import DevChain, dev_accounts, free_port
 from creditshare.domain.records import CreditEventIn, normalise_event
 from tests.support import Consortium
-from tests.support.gateways import TEST_SECRET_HEX, GatewayEnv, GatewayProcess, wait_until
+from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
+from tests.support.holders import keys_for
 from tests.support.records import loan_opened_records
 
-SECRET = ConsortiumSecret(1, bytes.fromhex(TEST_SECRET_HEX))
 RECORDED_TOPIC = "0x" + keccak(text="CreditEventRecorded(bytes32,address,bytes32,bytes32,uint256)").hex()
 #: A restarted gateway may wait out its dead predecessor's 10 s lease (polled every 10/3 s) before it submits.
 CONFIRM_TIMEOUT = 90.0
@@ -52,7 +51,9 @@ def make_records(prefix: str, count: int) -> list[Record]:
 
 def record_hashes(records: Sequence[Record], lender: str) -> set[bytes]:
     """The record hashes the chain must carry for `records`, computed without the gateway."""
-    return {normalise_event(CreditEventIn.model_validate(r), lender=lender, secret=SECRET).record_hash for r in records}
+    parsed = [CreditEventIn.model_validate(r) for r in records]
+    keys = keys_for(*parsed)
+    return {normalise_event(p, lender=lender, keys=keys).record_hash for p in parsed}
 
 
 def headers(key: str) -> dict[str, str]:

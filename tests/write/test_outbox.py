@@ -15,6 +15,7 @@ from creditshare.core.crypto import RecordCipher
 from creditshare.core.db import make_engine, session_factory, transaction
 from creditshare.core.db.tables import AuditEntry, OutboxItem
 from creditshare.core.secrets import ConsortiumSecret
+from creditshare.domain.identity import HmacKeys, HmacSource
 from creditshare.domain.status import ItemStatus, RecordStatus
 from creditshare.read.audit import AuditLog
 from creditshare.write.batches import BatchStore
@@ -22,6 +23,7 @@ from creditshare.write.outbox import Outbox
 from creditshare.write.reseal import reseal_legacy
 from creditshare.write.seal import RowSeal, columns_of
 from tests.support.gateways import TEST_SECRET_HEX
+from tests.support.holders import LocalOprfSource
 from tests.support.records import build_record, numbered_resident_id
 
 LENDER = "0x" + "cd" * 20
@@ -43,7 +45,7 @@ def cipher() -> RecordCipher:
 
 @pytest.fixture
 def outbox(factory: sessionmaker[Session], cipher: RecordCipher) -> Outbox:
-    return Outbox(factory, cipher, LENDER, SECRET)
+    return Outbox(factory, cipher, LENDER, LocalOprfSource())
 
 
 def test_submit_same_record_again_is_duplicate_with_its_event_id(outbox: Outbox) -> None:
@@ -139,8 +141,9 @@ def test_row_edited_in_the_database_no_longer_opens_its_seal(
 
 
 def test_reseal_legacy_rows_checks_them_and_refuses_forged_ones(
-    outbox: Outbox, factory: sessionmaker[Session], cipher: RecordCipher
+    factory: sessionmaker[Session], cipher: RecordCipher
 ) -> None:
+    outbox = Outbox(factory, cipher, LENDER, HmacSource(SECRET))  # rows of version 1 predate subject keys v2
     """Rows stored before every column was bound (version 1) are checked against their sealed record once and
     sealed again; one whose columns were edited fails as `tampered_row` and is never handed to the submitter."""
     honest, forged, edited = (build_record() for _ in range(3))
@@ -164,7 +167,7 @@ def test_reseal_legacy_rows_checks_them_and_refuses_forged_ones(
     store = BatchStore(factory, LENDER, lambda session: None)
     assert store.pending(10) == []  # nothing of version 1 is handed out before the check
 
-    result = reseal_legacy(factory, seal, LENDER, SECRET)
+    result = reseal_legacy(factory, seal, LENDER, HmacKeys(SECRET))
 
     assert result.resealed == 2 and sorted(result.refused) == sorted([outcomes[1].event_id, outcomes[2].event_id])
     assert {p.id for p in store.pending(10)} == {outcomes[0].event_id, inquiry}

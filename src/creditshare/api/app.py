@@ -106,11 +106,16 @@ _ERRORS: dict[str, tuple[str, str | set[str]]] = {
         "all",
     ),
     "422": ("Invalid request: a bad parameter or body, or every record rejected (the code says which)", "v1"),
-    "429": ("Query rate of this API key or of this gateway exceeded (`rate_limited`)", _QUERIES),
+    "429": (
+        "Query rate of this API key or of this gateway exceeded (`rate_limited`), or this lender's evaluation quota "
+        "at the key-share holders used up (`keyshare_quota_exceeded`)",
+        _QUERIES | {"POST /v1/events"},
+    ),
     "503": (
-        "Not ready: the index has not synced a block yet (`index_not_ready`), or this gateway's lender is not an "
-        "active member (`lender_not_active`); retry later",
-        {"POST /v1/reports"},
+        "Not ready: the index has not synced a block yet (`index_not_ready`), this gateway's lender is not an "
+        "active member (`lender_not_active`, also when the key-share holders refuse it), or fewer than t key-share "
+        "holders answered (`keyshare_unavailable`; nothing was stored); retry later",
+        _QUERIES | {"POST /v1/events"},
     ),
 }
 _WWW_AUTHENTICATE = {

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creditshare.domain.json_input import OversizeNumber
+from creditshare.keyshare.errors import KeyshareUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,15 @@ def install(app: FastAPI) -> None:
             return JSONResponse(error_body("invalid_json", "request body is not valid JSON"), status_code=400)
         message = "number out of range" if isinstance(first.get("input"), OversizeNumber) else str(first["msg"])
         return JSONResponse(error_body("invalid_request", message, field), status_code=422)
+
+    @app.exception_handler(KeyshareUnavailable)
+    async def _keyshare(_: Request, exc: KeyshareUnavailable) -> JSONResponse:
+        if exc.not_member:
+            message = f"this gateway's lender is not an active member of the consortium: {exc}"
+            return JSONResponse(error_body("lender_not_active", message), status_code=503)
+        if exc.quota:
+            return JSONResponse(error_body("keyshare_quota_exceeded", str(exc)), status_code=429)
+        return JSONResponse(error_body("keyshare_unavailable", str(exc)), status_code=503)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,10 @@ from creditshare.core.exceptions import ArtifactError, ContractRevert
 
 REGISTRY = "ConsortiumRegistry"
 LEDGER = "CreditLedger"
+KEYSHARES = "KeyShareDirectory"
+
+#: Every shipped contract: their custom errors and events are decoded at this one boundary.
+CONTRACTS = (REGISTRY, LEDGER, KEYSHARES)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def _abi_type(param: dict[str, Any]) -> str:
 @cache
 def _error_table() -> dict[bytes, tuple[str, list[str]]]:
     table: dict[bytes, tuple[str, list[str]]] = {}
-    for name in (REGISTRY, LEDGER):
+    for name in CONTRACTS:
         for item in load_artifact(name).abi:
             if item["type"] != "error":
                 continue
@@ -132,7 +136,7 @@ def event_topic(contract: str, event: str) -> bytes:
 
 @cache
 def _event_table() -> dict[bytes, dict[str, Any]]:
-    return {**event_abis(REGISTRY), **event_abis(LEDGER)}
+    return {topic: abi for name in CONTRACTS for topic, abi in event_abis(name).items()}
 
 
 def decode_logs(logs: list[Any]) -> list[DecodedEvent]:

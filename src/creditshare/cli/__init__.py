@@ -10,7 +10,20 @@ import sys
 
 import typer
 
-from creditshare.cli import audit, chain, clients, contracts, db, demo, doctor, keys, members, records, serve
+from creditshare.cli import (
+    audit,
+    chain,
+    clients,
+    contracts,
+    db,
+    demo,
+    doctor,
+    keys,
+    keyshare,
+    members,
+    records,
+    serve,
+)
 from creditshare.cli._shared import err_console
 from creditshare.core.exceptions import CreditShareError
 
@@ -26,6 +39,7 @@ app.command()(records.verify)
 app.command()(doctor.doctor)
 app.add_typer(chain.chain_app, name="chain")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(keyshare.keyshare_app, name="keyshare")
 app.add_typer(clients.clients_app, name="clients")
 app.add_typer(members.members_app, name="members")
 app.add_typer(audit.audit_app, name="audit")

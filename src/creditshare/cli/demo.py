@@ -16,7 +16,7 @@ from creditshare.cli._shared import (
     wait_for_interrupt,
 )
 from creditshare.core.config import Settings
-from creditshare.devtools.localnet import GatewayProcess
+from creditshare.devtools.localnet import GatewayProcess, HolderProcess
 
 
 def demo(
@@ -25,7 +25,9 @@ def demo(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
     gateways: Annotated[bool, typer.Option(help="Start a gateway per demo lender.")] = True,
-    first_port: Annotated[int, typer.Option(help="Port of the first lender's gateway (then +1, +2).")] = 8001,
+    first_port: Annotated[
+        int, typer.Option(help="Port of the first lender's gateway (then +1, +2); key-share holders on +100..+102.")
+    ] = 8001,
     borrowers: Annotated[
         int, typer.Option(min=1, help="Borrowers in the synthetic history (first run or after --reset only).")
     ] = 3000,
@@ -41,6 +43,7 @@ def demo(
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill during bootstrap still stops the children
     chain = start_devchain(settings, reset=reset, yes=yes)
     lenders: list[demo_net.DemoLender] = []
+    holders: list[HolderProcess] = []
     try:
         w3 = connect(chain.rpc_url)
         deployment, fresh = demo_net.ensure_deployment(w3, settings.deployment_path)
@@ -52,6 +55,18 @@ def demo(
         for name in demo_net.admit_lenders(w3, deployment):
             console.print(f"admitted {name} (proposal + second governor's approval)")
         if gateways:
+            holder_envs, dealt = demo_net.prepare_holders(
+                settings.home, w3, chain.rpc_url, deployment, first_port + demo_net.HOLDER_PORT_OFFSET
+            )
+            with console.status("starting the key-share holders"):
+                for holder_env in holder_envs:
+                    holders.append(HolderProcess(holder_env))  # appended first: a Ctrl-C while starting stops it
+                    holders[-1].start()
+            console.print(
+                f"key-share holders {demo_net.THRESHOLD}-of-{len(holder_envs)} on "
+                + ", ".join(h.url for h in holder_envs)
+                + (" (new shares dealt and published by two governors)" if dealt else "")
+            )
             lenders = demo_net.prepare_gateways(settings.home, chain.rpc_url, deployment, first_port)
             with console.status("starting the lenders' gateways"):
                 for lender in lenders:
@@ -85,6 +100,8 @@ def demo(
         for lender in lenders:
             if lender.process:
                 lender.process.stop()
+        for holder in holders:
+            holder.stop()
         chain.stop()
         console.print("stopped")
 

@@ -13,6 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import httpx
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ from creditshare.core.keystore import load_signer
 from creditshare.core.secrets import consortium_secret, record_key
 from creditshare.devtools.compiler import SOLC_VERSION
 from creditshare.domain.status import OPEN_STATUSES
+from creditshare.keyshare.directory import published_share_set
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,32 @@ def _keystore(ctx: _Context) -> str:
 
 
 def _secrets(ctx: _Context) -> str:
-    secret = consortium_secret(ctx.settings)
     record_key(ctx.settings)
-    return f"consortium secret v{secret.version} and record key readable"
+    if ctx.settings.subject_keys == "hmac" or ctx.settings.consortium_secret_file is not None:
+        secret = consortium_secret(ctx.settings)
+        keys = ctx.settings.subject_keys
+        return f"record key and v1 consortium secret v{secret.version} readable (subject keys: {keys})"
+    return "record key readable (subject keys v2: no consortium secret needed)"
+
+
+def _keyshares(ctx: _Context) -> str:
+    if ctx.settings.subject_keys != "oprf":
+        return "not used (CREDITSHARE_SUBJECT_KEYS=hmac)"
+    share_set = published_share_set(ctx.facts["w3"], ctx.facts["deployment"])
+    answering = []
+    for holder in share_set.holders:
+        try:
+            if httpx.get(f"{holder.url.rstrip('/')}/healthz", timeout=ctx.settings.keyshare_timeout).status_code == 200:
+                answering.append(holder.index)
+        except httpx.HTTPError:
+            pass
+    detail = (
+        f"share set v{share_set.version}: {share_set.threshold}-of-{len(share_set.holders)}, "
+        f"{len(answering)} answering (holders {', '.join(map(str, answering)) or 'none'})"
+    )
+    if len(answering) < share_set.threshold:
+        raise CreditShareError(f"{detail}: fewer than {share_set.threshold}, so no new subject key can be made")
+    return detail
 
 
 def _deployment(ctx: _Context) -> str:
@@ -175,6 +200,7 @@ CHECKS: tuple[tuple[str, Callable[[_Context], str], tuple[str, ...]], ...] = (
     ("chain", _chain, ()),
     ("contracts", _contracts, ("deployment file", "chain")),
     ("signer membership", _membership, ("signing key", "contracts")),
+    ("key-share holders", _keyshares, ("contracts",)),
     ("database schema", _schema, ()),
     ("database", _database, ("database schema",)),
     ("versions", _versions, ()),

@@ -76,3 +76,36 @@ def write_key(account: LocalAccount, out: Path, password_file: Path | None) -> N
         raise ConfigError("use a passphrase of at least 8 characters")
     write_keystore(account, out, password)
     console.print(f"{account.address} -> {out}")
+
+
+@keys_app.command("migrate-subjects")
+def migrate_subjects_cmd(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the chain.")] = 900,
+) -> None:
+    """Record this lender's v1-keyed history again under subject keys v2 (docs/operations.md, cut-over). Needs
+    the old consortium secret (CREDITSHARE_CONSORTIUM_SECRET_FILE) to recognise v1 rows, and the key-share
+    holders for the new keys. Running it again re-records nothing twice."""
+    from creditshare.cli._shared import open_gateway, send_now
+    from creditshare.core.secrets import consortium_secret
+    from creditshare.domain.identity import HmacKeys
+    from creditshare.write.migrate import migrate_subjects
+
+    settings = Settings.from_env()
+    if settings.subject_keys != "oprf":
+        raise ConfigError("set CREDITSHARE_SUBJECT_KEYS=oprf: the migration records under v2 keys")
+    v1 = HmacKeys(consortium_secret(settings))
+    gateway = open_gateway(settings)
+    try:
+        result = migrate_subjects(gateway.factory, gateway.seal, gateway.lender, v1, gateway.outbox)
+        counts = send_now(gateway, result.event_ids, timeout) if result.event_ids else {}
+    finally:
+        gateway.stop()  # idempotent (send_now stops it too)
+    console.print(
+        f"v1 records found: {result.examined}; re-recorded now: {result.rerecorded} "
+        f"(confirmed {counts.get('confirmed', 0)}); already re-recorded: {result.already}"
+    )
+    if result.rejected or counts.get("failed"):
+        raise ConfigError(
+            f"not re-recorded: {result.rejected or {}} rejected, {counts.get('failed', 0)} failed on chain; "
+            "fix the cause and run it again"
+        )

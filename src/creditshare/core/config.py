@@ -32,7 +32,13 @@ class Settings(BaseModel):
     keystore: Path | None = Field(None, description="Keystore v3 JSON of this gateway's signing key")
     keystore_password_file: Path | None = Field(None, description="File holding the keystore passphrase")
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in HOME/gateway.db)")
-    consortium_secret_file: Path | None = Field(None, description="Hex file of the consortium HMAC secret")
+    subject_keys: Literal["oprf", "hmac"] = Field(
+        "oprf", description="oprf: v2 keys from the key-share holders; hmac: v1 keys (migration only)"
+    )
+    keyshare_timeout: float = Field(2.0, gt=0, le=60, description="Seconds to wait for a key-share holder")
+    consortium_secret_file: Path | None = Field(
+        None, description="Hex file of the v1 consortium HMAC secret (subject_keys=hmac, migration)"
+    )
     consortium_secret_version: int = Field(1, ge=1, description="Version of that secret")
     record_key_file: Path | None = Field(None, description="Hex file of the AES-256 key sealing stored records")
     listen_host: str = Field("127.0.0.1", description="Address `creditshare serve` listens on")
@@ -51,6 +57,12 @@ class Settings(BaseModel):
     )
     policy_file: Path | None = Field(None, description="Report policy JSON (default: the shipped policy)")
     query_rate_per_minute: int = Field(120, ge=1, description="Report/verify requests per minute per API client")
+    keyshare_share_file: Path | None = Field(None, description="Key-share holder: this holder's share file")
+    keyshare_quota_per_minute: int = Field(600, ge=1, description="Key-share holder: evaluations/minute per member")
+    keyshare_quota_per_day: int = Field(10_000, ge=1, description="Key-share holder: evaluations/day per member")
+    keyshare_anchor_interval: float = Field(
+        60.0, gt=0, description="Key-share holder: seconds between anchoring the evaluation log's head on chain"
+    )
     lender_query_rate_per_minute: int = Field(1200, ge=1, description="Report/verify requests per minute, all clients")
 
     @property

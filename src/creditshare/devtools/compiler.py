@@ -24,7 +24,7 @@ SOLC_VERSION = "0.8.28"
 EVM_VERSION = "shanghai"
 OPTIMIZER_RUNS = 200
 #: Contracts whose artifacts the package ships.
-SHIPPED_CONTRACTS = ("ConsortiumRegistry", "CreditLedger")
+SHIPPED_CONTRACTS = ("ConsortiumRegistry", "CreditLedger", "KeyShareDirectory")
 
 #: Where the shipped artifacts live: package data of `creditshare` (loaded by `chain.artifacts`).
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"

@@ -33,7 +33,7 @@ from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import OutboxItem
 from creditshare.core.exceptions import ConfigError, CreditShareError, DeploymentError
 from creditshare.devtools.devchain import dev_accounts
-from creditshare.devtools.localnet import GatewayEnv, GatewayProcess, wait_until
+from creditshare.devtools.localnet import GatewayEnv, GatewayProcess, HolderEnv, local_holders, wait_until
 from creditshare.devtools.synthetic import DEFAULT_SEED, MULTI_BORROWER, History, generate_history
 from creditshare.write.outbox import MAX_RECORDS_PER_REQUEST
 
@@ -79,6 +79,21 @@ def admit_lenders(w3: Web3, deployment: Deployment) -> list[str]:
             )
             admitted.append(name)
     return admitted
+
+
+HOLDER_PORT_OFFSET = 100  # the holders listen 100 above the gateways (8101-8103 for gateways on 8001-8003)
+THRESHOLD = 2
+
+
+def prepare_holders(
+    home: Path, w3: Web3, rpc_url: str, deployment: Deployment, first_port: int = FIRST_PORT + HOLDER_PORT_OFFSET
+) -> tuple[list[HolderEnv], bool]:
+    """The key-share holders of the demo — one per lender organisation (dev accounts 3-5 anchor), 2-of-3 — each
+    in its lender's folder (HOME/lender-i/keyshare), published by two of the governors (dev accounts 0-2)."""
+    accounts = dev_accounts(6)[3:]
+    folders = [home / f"lender-{i + 1}" / "keyshare" for i in range(len(accounts))]
+    governors = [Transactor(w3, a) for a in dev_accounts(3)]
+    return local_holders(folders, accounts, w3, rpc_url, deployment, governors, THRESHOLD, first_port)
 
 
 def prepare_gateways(

@@ -9,11 +9,15 @@ member derives the same key for the same borrower. Test vectors: docs/identity.m
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import operator
 import re
 import unicodedata
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from creditshare.core.clock import today_cst
 from creditshare.core.exceptions import CreditShareError
@@ -126,3 +130,109 @@ def loan_key(secret: ConsortiumSecret, lender: str, loan_number: str) -> bytes:
     """HMAC-SHA256(secret, "loan:v<version>:<lender address, lowercase>:<loan number>")."""
     message = f"loan:v{secret.version}:{lender.lower()}:{loan_number.strip()}".encode()
     return hmac.digest(secret.key, message, "sha256")
+
+
+# --- v2: subject keys from the threshold OPRF (creditshare.keyshare) -------------------------------------------
+
+
+class KeyPurpose(StrEnum):
+    """Why a gateway needs a subject key; key-share holders log and count it. `query` names its inquiry."""
+
+    SUBMIT = "submit"  # the lender's own customer, for a record it submits
+    QUERY = "query"  # a credit report (with consent), recorded on chain as an inquiry
+    VERIFY = "verify"  # checking a disclosed record against the chain
+
+
+def oprf_input(id_type: IdType | str, normalised_id: str) -> bytes:
+    """What a v2 subject key is the OPRF of: "<id type>:<normalised id>" (leaves the gateway only blinded)."""
+    return f"{IdType(id_type).value}:{normalised_id}".encode()
+
+
+def subject_key_v2(oprf_output: bytes) -> bytes:
+    """A v2 subject key: SHA-256("creditshare:subject:v2:" ‖ OPRF_k(oprf_input)). The OPRF output is already
+    pseudorandom; the hash gives the ledger its 32 bytes and keeps the output itself (which keys the loan key)
+    off the chain."""
+    if len(oprf_output) != 64:
+        raise ValueError("an OPRF output of ristretto255-SHA512 is 64 bytes")
+    return hashlib.sha256(b"creditshare:subject:v2:" + oprf_output).digest()
+
+
+def loan_key_v2(oprf_output: bytes, lender: str, loan_number: str) -> bytes:
+    """A v2 loan key: HMAC-SHA256(OPRF output of the borrower, "loan:v2:<lender, lowercase>:<loan number>"). Whoever
+    can get the borrower's OPRF output (any member, online, counted by the holders) can verify a disclosed record;
+    nobody can link loan numbers to a subject offline."""
+    return hmac.digest(oprf_output, f"loan:v2:{lender.lower()}:{loan_number.strip()}".encode(), "sha256")
+
+
+IdPair = tuple[str, str]  # (id type value, normalised id)
+
+
+class RecordKeys(Protocol):
+    """The on-chain keys of records about a set of borrowers: subject key and loan key."""
+
+    @property
+    def version(self) -> int: ...
+
+    def keys(self, id_type: IdType | str, normalised_id: str, lender: str, loan_number: str) -> tuple[bytes, bytes]:
+        """(subject key, loan key) of one record."""
+        ...
+
+    def subject(self, id_type: IdType | str, normalised_id: str) -> bytes:
+        """The subject key of one borrower."""
+        ...
+
+
+@dataclass(frozen=True)
+class HmacKeys:
+    """v1 keys: HMAC under the consortium secret every member holds (kept for data recorded before v2)."""
+
+    secret: ConsortiumSecret
+    version: int = 1
+
+    def keys(self, id_type: IdType | str, normalised_id: str, lender: str, loan_number: str) -> tuple[bytes, bytes]:
+        return subject_key(self.secret, id_type, normalised_id), loan_key(self.secret, lender, loan_number)
+
+    def subject(self, id_type: IdType | str, normalised_id: str) -> bytes:
+        return subject_key(self.secret, id_type, normalised_id)
+
+
+@dataclass(frozen=True)
+class OprfKeys:
+    """v2 keys of borrowers whose OPRF outputs were obtained beforehand (one round trip for a whole request)."""
+
+    outputs: Mapping[IdPair, bytes]
+    version: int = 2
+
+    def _output(self, id_type: IdType | str, normalised_id: str) -> bytes:
+        try:
+            return self.outputs[(IdType(id_type).value, normalised_id)]
+        except KeyError:
+            raise LookupError("no OPRF output was obtained for this borrower") from None
+
+    def keys(self, id_type: IdType | str, normalised_id: str, lender: str, loan_number: str) -> tuple[bytes, bytes]:
+        output = self._output(id_type, normalised_id)
+        return subject_key_v2(output), loan_key_v2(output, lender, loan_number)
+
+    def subject(self, id_type: IdType | str, normalised_id: str) -> bytes:
+        return subject_key_v2(self._output(id_type, normalised_id))
+
+
+class SubjectKeySource(Protocol):
+    """Where a gateway gets `RecordKeys` for the borrowers of a request: v1 computes them locally, v2 asks the
+    key-share holders (raising `KeyshareUnavailable` when fewer than t answer)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def record_keys(self, ids: Collection[IdPair], purpose: KeyPurpose, inquiry: bytes | None = None) -> RecordKeys: ...
+
+
+@dataclass(frozen=True)
+class HmacSource:
+    """v1: every key is computed locally from the consortium secret."""
+
+    secret: ConsortiumSecret
+    version: int = 1
+
+    def record_keys(self, ids: Collection[IdPair], purpose: KeyPurpose, inquiry: bytes | None = None) -> HmacKeys:
+        return HmacKeys(self.secret)

@@ -19,9 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from creditshare.core.clock import today_cst
 from creditshare.core.exceptions import CreditShareError
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain import codec
-from creditshare.domain.identity import IdType, InvalidIdentity, loan_key, normalise, subject_key
+from creditshare.domain.identity import IdPair, IdType, InvalidIdentity, RecordKeys, normalise
 
 MAX_FEN, MAX_DAYS_PAST_DUE, EARLIEST_DATE = codec.MAX_FEN, codec.MAX_DAYS_PAST_DUE, codec.EARLIEST_DATE
 RECORD_HASH_DOMAIN = b"creditshare/record/v1\x00"
@@ -175,11 +174,30 @@ def record_hash(canonical: bytes) -> bytes:
     return hashlib.sha256(RECORD_HASH_DOMAIN + canonical).digest()
 
 
+def same_record(a: CreditEventIn, b: CreditEventIn) -> bool:
+    """Whether two submissions are the same record (the ID compared in its normal form)."""
+    if a.model_dump(exclude={"id_number"}) != b.model_dump(exclude={"id_number"}):
+        return False
+    try:
+        return normalise(a.id_type, a.id_number) == normalise(b.id_type, b.id_number)
+    except InvalidIdentity:
+        return a.id_number == b.id_number
+
+
+def borrower_of(record: CreditEventIn, today: dt.date | None = None) -> IdPair | None:
+    """The record's borrower as (id type, normalised id), or None when its id is malformed (the record is then
+    rejected wherever it goes)."""
+    try:
+        return IdType(record.id_type).value, normalise(record.id_type, record.id_number, today=today)
+    except (InvalidIdentity, ValueError):
+        return None
+
+
 def normalise_event(
     record: CreditEventIn,
     *,
     lender: str,
-    secret: ConsortiumSecret,
+    keys: RecordKeys,
     corrects_hash: bytes | None = None,
     today: dt.date | None = None,
 ) -> NormalisedEvent:
@@ -190,8 +208,7 @@ def normalise_event(
         normal_id = normalise(record.id_type, record.id_number, today=today)
     except InvalidIdentity as exc:
         raise InvalidRecord(exc.code, str(exc), "id_type" if exc.code == "invalid_id_type" else "id_number") from None
-    subject = subject_key(secret, record.id_type, normal_id)
-    loan = loan_key(secret, lender, record.loan_number)
+    subject, loan = keys.keys(record.id_type, normal_id, lender, record.loan_number)
     canonical = canonical_record(lender, record, subject, loan, amount, corrects_hash)
     return NormalisedEvent(
         record_id=record.record_id,

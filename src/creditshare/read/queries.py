@@ -3,8 +3,10 @@ console).
 
 A report request is answered from the local index, appended to the audit log and queued as an on-chain inquiry
 (the answer never waits for that transaction). A verification is answered from the index and audited too.
-`Queries` is given exactly what it uses — the database, the secret, the policy, the audit log, a queue for
-inquiries and the metrics — by the composition root (`creditshare.gateway`).
+`Queries` is given exactly what it uses — the database, where subject keys come from, the lender's consent key,
+the policy, the audit log, a queue for inquiries and the metrics — by the composition root (`creditshare.gateway`).
+With v2 keys the subject key of a report costs one round trip to the key-share holders, which log it under the
+request's consent hash (the same hash the on-chain inquiry carries).
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from creditshare.chain.governance import Role
 from creditshare.core.db.tables import IndexState
 from creditshare.core.exceptions import CreditShareError
 from creditshare.core.metrics import Metrics
-from creditshare.core.secrets import ConsortiumSecret
-from creditshare.domain.identity import normalise, subject_key
+from creditshare.domain.identity import IdType, KeyPurpose, SubjectKeySource, normalise
 from creditshare.domain.purposes import Purpose
-from creditshare.domain.records import CreditEventIn
+from creditshare.domain.records import CreditEventIn, borrower_of
 from creditshare.domain.report import CreditReport, Policy
 from creditshare.read.audit import AuditLog
 from creditshare.read.reports import block_time, build_report
@@ -68,7 +69,8 @@ class Queries:
         factory: sessionmaker[Session],
         *,
         lender: str,
-        secret: ConsortiumSecret,
+        keys: SubjectKeySource,
+        consent_key: bytes,
         policy: Policy,
         audit: AuditLog,
         inquiries: InquiryQueue,
@@ -76,7 +78,8 @@ class Queries:
     ) -> None:
         self._factory = factory
         self.lender = lender
-        self._secret = secret
+        self._keys = keys
+        self._consent_key = consent_key
         self.policy = policy
         self._audit = audit
         self._inquiries = inquiries
@@ -90,9 +93,8 @@ class Queries:
         Raises `InvalidIdentity` for a malformed id, `IndexNotReady` before the index's first sync and
         `LenderNotActive` while this gateway's lender is suspended or removed (as the index has it).
         """
-        subject = subject_key(self._secret, id_type, normalise(id_type, id_number))
-        consent = consent_hash(self._secret.key, consent_ref)
-        started = time.perf_counter()
+        normal = normalise(id_type, id_number)
+        consent = consent_hash(self._consent_key, consent_ref)
         with self._factory() as session:
             state = session.get(IndexState, 1)
             as_of_time = block_time(session, state.last_block) if state else None
@@ -103,6 +105,10 @@ class Queries:
                     f"this gateway's lender {self.lender} is not an active lender of the consortium "
                     f"(as of block {state.last_block}): no reports while suspended or removed"
                 )
+        borrower = (IdType(id_type).value, normal)
+        subject = self._keys.record_keys([borrower], KeyPurpose.QUERY, inquiry=consent).subject(*borrower)
+        started = time.perf_counter()
+        with self._factory() as session:
             report = build_report(
                 session, subject, as_of_block=state.last_block, as_of_time=as_of_time, policy=self.policy
             )
@@ -123,8 +129,10 @@ class Queries:
         self, *, caller: str, lender: str, record: CreditEventIn, corrects_hash: bytes | None = None
     ) -> Verification:
         """Whether `lender` recorded exactly this record, per the index; audited. Raises `InvalidRecord`."""
+        borrower = borrower_of(record)  # None: malformed, and `verify_record` rejects the record
+        keys = self._keys.record_keys([borrower] if borrower else [], KeyPurpose.VERIFY)
         with self._factory() as session:
-            result = verify_record(session, record, lender=lender, secret=self._secret, corrects_hash=corrects_hash)
+            result = verify_record(session, record, lender=lender, keys=keys, corrects_hash=corrects_hash)
         self._audit.append(
             caller=caller,
             action="verify",

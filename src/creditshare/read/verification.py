@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creditshare.core.db.tables import IndexCorrection, IndexDispute, IndexEvent
-from creditshare.core.secrets import ConsortiumSecret
+from creditshare.domain.identity import RecordKeys
 from creditshare.domain.records import CreditEventIn, normalise_event
 from creditshare.read.reports import lender_names
 
@@ -42,13 +42,13 @@ def verify_record(
     record: CreditEventIn,
     *,
     lender: str,
-    secret: ConsortiumSecret,
+    keys: RecordKeys,
     corrects_hash: bytes | None = None,
 ) -> Verification:
     """Recompute the record hash and look it up in the index. Raises `InvalidRecord` for a malformed record."""
     lender = lender.lower()
     event = normalise_event(
-        record, lender=lender, secret=secret, corrects_hash=corrects_hash, today=dt.date.max - dt.timedelta(days=1)
+        record, lender=lender, keys=keys, corrects_hash=corrects_hash, today=dt.date.max - dt.timedelta(days=1)
     )
     row = session.execute(  # a record hash used twice by its lender: the first record in chain order, everywhere
         select(IndexEvent)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +22,27 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from creditshare.core.clock import today_cst, utcnow
 from creditshare.core.crypto import RecordCipher
-from creditshare.core.db import transaction
+from creditshare.core.db import in_chunks, transaction
 from creditshare.core.db.tables import OutboxItem
 from creditshare.core.exceptions import CreditShareError
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain.codec import pack_inquiry_data
-from creditshare.domain.identity import InvalidIdentity, normalise
-from creditshare.domain.records import CreditEventIn, InvalidRecord, check_rules, normalise_event
+from creditshare.domain.identity import (
+    InvalidIdentity,
+    KeyPurpose,
+    RecordKeys,
+    SubjectKeySource,
+    normalise,
+)
+from creditshare.domain.records import (
+    CreditEventIn,
+    InvalidRecord,
+    borrower_of,
+    check_rules,
+    normalise_event,
+    same_record,
+)
 from creditshare.domain.status import OPEN_STATUSES, ItemKind, ItemStatus, RecordStatus
-from creditshare.write.outcomes import Outcome, validation_outcome
+from creditshare.write.outcomes import Outcome, resolve_duplicates, validation_outcome
 from creditshare.write.seal import SEAL_VERSION, OnChainColumns, RowSeal, columns_of
 
 MAX_RECORDS_PER_REQUEST = 1000
@@ -65,26 +77,16 @@ class _Row:
     replaces: int | None = None
 
 
-def same_record(a: CreditEventIn, b: CreditEventIn) -> bool:
-    """Whether two submissions are the same record (the ID compared in its normal form)."""
-    if a.model_dump(exclude={"id_number"}) != b.model_dump(exclude={"id_number"}):
-        return False
-    try:
-        return normalise(a.id_type, a.id_number) == normalise(b.id_type, b.id_number)
-    except InvalidIdentity:
-        return a.id_number == b.id_number
-
-
 class Outbox:
     """Accepts records for one lender and reports their status."""
 
     def __init__(
-        self, factory: sessionmaker[Session], cipher: RecordCipher, lender: str, secret: ConsortiumSecret
+        self, factory: sessionmaker[Session], cipher: RecordCipher, lender: str, keys: SubjectKeySource
     ) -> None:
         self._factory = factory
         self._seal = RowSeal(cipher, lender)
         self.lender = lender
-        self._secret = secret
+        self._keys = keys
 
     def submit_events(self, raws: Sequence[Any], *, today: dt.date | None = None) -> list[Outcome]:
         """Validate every record, store the good ones in one transaction, and say what happened to each.
@@ -102,10 +104,12 @@ class Outbox:
             except ValidationError as exc:
                 outcomes[index] = validation_outcome(index, raw, exc)
         ids = {r.record_id for _, r in parsed} | {r.corrects for _, r in parsed if r.corrects}
+        borrowers = {pair for _, record in parsed if (pair := borrower_of(record, today))}
+        keys = self._keys.record_keys(borrowers, KeyPurpose.SUBMIT)  # one round trip to the holders at most
         for attempt in range(3):
             with self._factory() as session:
                 known = self._known(session, ids)
-            planned, rows = self._plan(parsed, known, today)
+            planned, rows = self._plan(parsed, known, today, keys)
             try:
                 if rows:
                     with transaction(self._factory) as session:
@@ -114,7 +118,7 @@ class Outbox:
                 if attempt == 2:
                     raise
                 continue
-            outcomes.update(_resolve_duplicates(planned))
+            outcomes.update(resolve_duplicates(planned))
             break
         return [outcomes[i] for i in range(len(raws))]
 
@@ -158,7 +162,7 @@ class Outbox:
         )  # fmt: skip
 
     def _plan(
-        self, parsed: list[tuple[int, CreditEventIn]], known: dict[str, _Known], today: dt.date
+        self, parsed: list[tuple[int, CreditEventIn]], known: dict[str, _Known], today: dt.date, keys: RecordKeys
     ) -> tuple[dict[int, Outcome], list[_Row]]:
         """Decide each record's fate against the stored ones (`known`, extended in request order) and build the
         rows to insert. Duplicates of records first seen in this request get their event id on insert."""
@@ -181,7 +185,7 @@ class Outbox:
                 event = normalise_event(
                     record,
                     lender=self.lender,
-                    secret=self._secret,
+                    keys=keys,
                     corrects_hash=original.record_hash if original else None,
                     today=today,
                 )
@@ -331,7 +335,7 @@ class Outbox:
         """How many of these items are in each status."""
         counts: dict[str, int] = {}
         with self._factory() as session:
-            for chunk in _id_chunks(event_ids):
+            for chunk in in_chunks(event_ids):
                 rows = session.execute(
                     select(OutboxItem.status, func.count())
                     .where(OutboxItem.lender == self.lender, OutboxItem.id.in_(chunk))
@@ -371,7 +375,7 @@ class Outbox:
         """The failed items among these, with their error code and message."""
         failed: list[OutboxItem] = []
         with self._factory() as session:
-            for chunk in _id_chunks(event_ids):
+            for chunk in in_chunks(event_ids):
                 failed += session.scalars(
                     select(OutboxItem).where(
                         OutboxItem.lender == self.lender,
@@ -380,20 +384,3 @@ class Outbox:
                     )
                 )
         return failed
-
-
-def _resolve_duplicates(outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
-    """Give duplicates of records first seen in the same request the event id those records were stored as."""
-    stored = {o.record_id: o.event_id for o in outcomes.values() if o.status == RecordStatus.ACCEPTED}
-    return {
-        index: Outcome(index, o.record_id, RecordStatus.DUPLICATE, event_id=stored[o.record_id])
-        if o.status == RecordStatus.DUPLICATE and o.event_id is None
-        else o
-        for index, o in outcomes.items()
-    }
-
-
-def _id_chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
-    """`ids` in slices small enough for one IN list (SQLite caps the bound parameters of a statement)."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]

@@ -72,3 +72,14 @@ def validation_outcome(index: int, raw: Any, exc: ValidationError) -> Outcome:
         code = "invalid_date"  # the YYYY-MM-DD shape check raises a plain value error
     record_id = raw.get("record_id") if isinstance(raw, dict) and isinstance(raw.get("record_id"), str) else None
     return Outcome(index, record_id, RecordStatus.REJECTED, code=code, message=message, field=field)
+
+
+def resolve_duplicates(outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
+    """Give duplicates of records first seen in the same request the event id those records were stored as."""
+    stored = {o.record_id: o.event_id for o in outcomes.values() if o.status == RecordStatus.ACCEPTED}
+    return {
+        index: Outcome(index, o.record_id, RecordStatus.DUPLICATE, event_id=stored[o.record_id])
+        if o.status == RecordStatus.DUPLICATE and o.event_id is None
+        else o
+        for index, o in outcomes.items()
+    }

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.core.db import transaction
 from creditshare.core.db.tables import AuditEntry, OutboxItem
-from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain.codec import pack_inquiry_data
+from creditshare.domain.identity import RecordKeys
 from creditshare.domain.records import CreditEventIn, normalise_event
 from creditshare.domain.status import ItemKind, ItemStatus
 from creditshare.write.seal import SEAL_VERSION, RowSeal, columns_of
@@ -46,7 +46,7 @@ def _derived_columns_match(row: OutboxItem, plaintext: bytes, original_hash: byt
             and entry.consent_hash == row.item_key.hex()
         )
     record = CreditEventIn.model_validate_json(plaintext)
-    event = normalise_event(record, lender=ctx.lender, secret=ctx.secret, corrects_hash=original_hash)
+    event = normalise_event(record, lender=ctx.lender, keys=ctx.keys, corrects_hash=original_hash)
     return (
         event.record_id == row.record_id
         and (event.subject_key, event.loan_key, event.record_hash) == (row.subject_key, row.item_key, row.record_hash)
@@ -59,11 +59,12 @@ class _Context:
     session: Session
     seal: RowSeal
     lender: str
-    secret: ConsortiumSecret
+    keys: RecordKeys
 
 
-def reseal_legacy(factory: sessionmaker[Session], seal: RowSeal, lender: str, secret: ConsortiumSecret) -> ResealResult:
-    """Check and re-seal this lender's pending version-1 rows (see the module docstring)."""
+def reseal_legacy(factory: sessionmaker[Session], seal: RowSeal, lender: str, keys: RecordKeys) -> ResealResult:
+    """Check and re-seal this lender's pending version-1 rows (see the module docstring). Such rows predate
+    subject keys v2, so `keys` are the v1 keys they were made with."""
     result = ResealResult()
     with transaction(factory) as session:
         rows = list(
@@ -75,7 +76,7 @@ def reseal_legacy(factory: sessionmaker[Session], seal: RowSeal, lender: str, se
                 )
             )
         )
-        ctx = _Context(session, seal, lender, secret)
+        ctx = _Context(session, seal, lender, keys)
         for row in rows:
             original = session.get(OutboxItem, row.corrects_id) if row.corrects_id is not None else None
             columns = columns_of(row, original.record_id if original else None)

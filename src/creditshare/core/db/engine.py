@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.core.db import schema
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     lock = factory.write_lock if isinstance(factory, Sessions) else nullcontext()
     with lock, factory() as session, session.begin():
         yield session
+
+
+def in_chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """`items` in slices small enough for one IN list (SQLite caps the bound parameters of a statement)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -12,6 +12,7 @@ from creditshare.core.db.tables.index import (
     IndexQuarantine,
     IndexState,
 )
+from creditshare.core.db.tables.keyshare import KeyshareAnchor, KeyshareLogEntry, SubjectKeyCache
 from creditshare.core.db.tables.outbox import Batch, Lock, OutboxItem
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
     "IndexMemberEvent",
     "IndexQuarantine",
     "IndexState",
+    "KeyshareAnchor",
+    "KeyshareLogEntry",
     "Lock",
     "OutboxItem",
+    "SubjectKeyCache",
 ]

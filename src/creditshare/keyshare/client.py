@@ -1,0 +1,154 @@
+"""The gateway's side of the threshold OPRF: blind, ask t holders at once, verify each answer as it arrives, fall
+over to the next holder on any failure, combine and unblind.
+
+A holder that is down, slow (past `timeout`), refuses, or answers with a proof that does not verify against its
+registered share key is skipped for this round and the next holder is asked; fewer than t good answers raise
+`KeyshareUnavailable` (nothing was learnt, nothing is stored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import httpx
+from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
+
+from creditshare.core.oprf import (
+    Blinded,
+    Mode,
+    OprfError,
+    PartialEvaluation,
+    Proof,
+    VerifiedPartial,
+    blind,
+    finalize_verified,
+    verify_partial,
+)
+from creditshare.keyshare.errors import KeyshareUnavailable
+from creditshare.keyshare.shares import Holder, ShareSet
+from creditshare.keyshare.wire import (
+    MAX_BATCH,
+    MEMBER_HEADER,
+    SIGNATURE_HEADER,
+    TIME_HEADER,
+    EvaluateResponse,
+    sign_request,
+)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    holder: Holder
+    verified: VerifiedPartial | None
+    failure: str = ""
+    code: str = ""  # the holder's error code, when it refused
+
+
+class KeyshareClient:
+    """Evaluates the OPRF with the holders of one share set, signing every request with this lender's key."""
+
+    def __init__(
+        self,
+        share_set: ShareSet,
+        signer: LocalAccount,
+        *,
+        timeout: float = 2.0,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.share_set = share_set
+        self._signer = signer
+        self._timeout = timeout
+        self._http = http or httpx.Client(timeout=timeout)
+        self._clock = clock
+        # Each request asks up to n holders at once, and a gateway serves many requests at once.
+        self._pool = ThreadPoolExecutor(max_workers=8 * len(share_set.holders), thread_name_prefix="keyshare")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+    def evaluate(self, inputs: Sequence[bytes], purpose: str, inquiry: bytes | None = None) -> list[bytes]:
+        """OPRF_k(input) for every input, in order (one round trip to t holders per `MAX_BATCH` inputs)."""
+        outputs: list[bytes] = []
+        for start in range(0, len(inputs), MAX_BATCH):
+            outputs += self._round(inputs[start : start + MAX_BATCH], purpose, inquiry)
+        return outputs
+
+    def _round(self, inputs: Sequence[bytes], purpose: str, inquiry: bytes | None) -> list[bytes]:
+        blinded = [blind(value, Mode.VOPRF) for value in inputs]
+        body = json.dumps(
+            {
+                "request_id": os.urandom(32).hex(),
+                "purpose": purpose,
+                "inquiry": inquiry.hex() if inquiry is not None else None,
+                "elements": [b.element.hex() for b in blinded],
+            }
+        ).encode()
+        t = self.share_set.threshold
+        waiting = list(self.share_set.holders)
+        running: set[Future[_Outcome]] = set()
+        verified: list[VerifiedPartial] = []
+        failures: list[_Outcome] = []
+        while len(verified) < t:
+            while waiting and len(running) < t - len(verified):
+                running.add(self._pool.submit(self._ask, waiting.pop(0), body, blinded))
+            if not running:
+                break
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                if outcome.verified is not None:
+                    verified.append(outcome.verified)
+                else:
+                    failures.append(outcome)
+        if len(verified) < t:
+            reasons = "; ".join(f"holder {o.holder.index}: {o.failure}" for o in failures)
+            raise KeyshareUnavailable(
+                f"{len(verified)} of the {t} key-share holders needed answered ({reasons})",
+                quota=any(o.code == "quota_exceeded" for o in failures),
+                not_member=bool(failures) and all(o.code == "not_active_member" for o in failures),
+            )
+        return finalize_verified(blinded, verified[:t], t)
+
+    def _ask(self, holder: Holder, body: bytes, blinded: Sequence[Blinded]) -> _Outcome:
+        """One holder's verified answer, or why there is none (never raises)."""
+        stamp = int(self._clock())
+        headers = {
+            "Content-Type": "application/json",
+            MEMBER_HEADER: self._signer.address,
+            TIME_HEADER: str(stamp),
+            SIGNATURE_HEADER: sign_request(self._signer.key, holder.index, stamp, body),
+        }
+        try:
+            response = self._http.post(f"{holder.url.rstrip('/')}/v1/evaluate", content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return _Outcome(holder, None, f"unreachable ({type(exc).__name__})")
+        if response.status_code != 200:
+            code = _error_code(response)
+            return _Outcome(holder, None, f"HTTP {response.status_code} {code}", code)
+        try:
+            answer = EvaluateResponse.model_validate_json(response.content)
+            partial = PartialEvaluation(
+                answer.index,
+                tuple(bytes.fromhex(e) for e in answer.elements),
+                Proof.from_bytes(bytes.fromhex(answer.proof)),
+            )
+            if partial.index != holder.index:
+                return _Outcome(holder, None, f"answered as share {partial.index}")
+            return _Outcome(holder, verify_partial(partial, holder.public_key, [b.element for b in blinded]))
+        except (ValidationError, OprfError, ValueError) as exc:
+            return _Outcome(holder, None, f"invalid answer ({type(exc).__name__}: proof or elements do not verify)")
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "unknown"
