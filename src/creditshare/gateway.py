@@ -61,7 +61,12 @@ class Gateway:
             self.keys: SubjectKeySource = HmacSource(secret)
             consent_key = secret.key
         else:
-            self.holders = HolderSet(self._published_share_set, account, timeout=settings.keyshare_timeout)
+            self.holders = HolderSet(
+                self._published_share_set,
+                account,
+                timeout=settings.keyshare_timeout,
+                observe=lambda holder, outcome: self.metrics.keyshare_answers.labels(str(holder), outcome).inc(),
+            )
             self.keys = OprfSource(self.holders.client, SubjectCache(self.factory, own_key))
             consent_key = derived_key(own_key, "consent")
         self.outbox = Outbox(self.factory, cipher, self.lender, self.keys)

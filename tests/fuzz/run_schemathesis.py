@@ -35,8 +35,8 @@ from types import FrameType
 import httpx
 
 from creditshare.devtools.devchain import DevChain, dev_accounts
-from creditshare.devtools.localnet import GatewayEnv, GatewayProcess, wait_until
 from tests.support import Consortium
+from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
 from tests.support.records import build_record, numbered_resident_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def fuzz_gateway(home: Path) -> Iterator[tuple[GatewayEnv, dict[str, str]]]:
         accounts = dev_accounts(LENDER + 1)
         consortium = Consortium.deploy(w3, accounts, governors=accounts[:3], threshold=2)
         consortium.admit_lender(accounts[LENDER], "Fuzz Lender")
-        env = GatewayEnv(
+        env = GatewayEnv(  # the tests' env: the consortium's key-share holders run in this process, published
             home=home / "gateway",
             lender=accounts[LENDER],
             rpc_url=chain.rpc_url,

@@ -131,12 +131,15 @@ def test_fewer_than_t_holders_is_503_keyshare_unavailable_and_nothing_is_stored(
     assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
 
 
-def test_one_holder_down_is_passed_over(start) -> None:  # type: ignore[no-untyped-def]
-    api, _, holders = start()
+def test_one_holder_down_is_passed_over_and_counted(start) -> None:  # type: ignore[no-untyped-def]
+    api, env, holders = start()
     holders.stop(1)
     record = build_record(id_number=numbered_resident_id(710))
     answer = api.post("/v1/events", json=[record])
     assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+    metrics = httpx.get(env.url + "/metrics").text
+    assert 'creditshare_keyshare_answers_total{holder="1",outcome="unreachable"} 1.0' in metrics
+    assert 'creditshare_keyshare_answers_total{holder="3",outcome="ok"} 1.0' in metrics
 
 
 def test_quota_used_up_at_the_holders_is_429_keyshare_quota_exceeded(start) -> None:  # type: ignore[no-untyped-def]

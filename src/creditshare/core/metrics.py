@@ -54,6 +54,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.keyshare_answers = Counter(
+            "creditshare_keyshare_answers",
+            "Answers of key-share holders to this gateway, by holder index and outcome (ok, unreachable, "
+            "invalid, or the holder's refusal code)",
+            ["holder", "outcome"],
+            registry=r,
+        )
         self.report_seconds = Histogram(
             "creditshare_report_seconds",
             "Time to build a report from the index",

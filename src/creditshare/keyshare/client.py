@@ -49,6 +49,13 @@ class _Outcome:
     failure: str = ""
     code: str = ""  # the holder's error code, when it refused
 
+    @property
+    def label(self) -> str:
+        """ok | unreachable | invalid | the holder's refusal code."""
+        if self.verified is not None:
+            return "ok"
+        return self.code or ("unreachable" if self.failure.startswith("unreachable") else "invalid")
+
 
 class KeyshareClient:
     """Evaluates the OPRF with the holders of one share set, signing every request with this lender's key."""
@@ -61,12 +68,14 @@ class KeyshareClient:
         timeout: float = 2.0,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        observe: Callable[[int, str], None] | None = None,
     ) -> None:
         self.share_set = share_set
         self._signer = signer
         self._timeout = timeout
         self._http = http or httpx.Client(timeout=timeout)
         self._clock = clock
+        self._observe = observe  # (holder index, outcome) of every answer, for the gateway's metrics
         # Each request asks up to n holders at once, and a gateway serves many requests at once.
         self._pool = ThreadPoolExecutor(max_workers=8 * len(share_set.holders), thread_name_prefix="keyshare")
 
@@ -104,6 +113,8 @@ class KeyshareClient:
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 outcome = future.result()
+                if self._observe is not None:
+                    self._observe(outcome.holder.index, outcome.label)
                 if outcome.verified is not None:
                     verified.append(outcome.verified)
                 else:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from creditshare.core.db import driver_rows
 from creditshare.core.db.tables import (
     IndexBlock,
     IndexCorrection,
@@ -47,14 +48,16 @@ _FACT_TABLES: tuple[tuple[Any, type[tuple[Any, ...]]], ...] = (
 
 def load_facts(session: Session, subject_key: bytes, as_of_block: int) -> SubjectFacts:
     """The subject's facts from the index: four indexed reads of plain columns, through the Core connection. A
-    hostile member can put tens of thousands of rows on one borrower, so each row goes straight into its fact (a
-    named tuple of the same columns, in the same order) without ORM objects in between. Corrections and disputes
+    hostile member can put tens of thousands of rows on one borrower, so each row goes from the driver straight
+    into its fact (a named tuple of the same columns, in the same order), without ORM objects or SQLAlchemy rows
+    in between. Corrections and disputes
     carry their record's subject key (filled when they were indexed), so each kind is one read by subject."""
     conn = session.connection()
     facts = [
-        conn.execute(
-            select(*_columns(model, fact)).where(model.subject_key == subject_key, model.block_number <= as_of_block)
-        ).all()
+        driver_rows(
+            conn,
+            select(*_columns(model, fact)).where(model.subject_key == subject_key, model.block_number <= as_of_block),
+        )
         for model, fact in _FACT_TABLES
     ]
     events, corrections, disputes, inquiries = facts

@@ -101,19 +101,14 @@ class Window:
 
     months: list[Month]
     starts: list[int]
+    first_day: int  # of the oldest month
+    last_day: int  # of the as-of month
 
     @classmethod
     def back_from(cls, as_of: dt.date, n: int) -> Window:
         months = months_back(as_of, n)
-        return cls(months, sorted(first for first, _ in months))
-
-    @property
-    def first_day(self) -> int:
-        return self.starts[0]
-
-    @property
-    def last_day(self) -> int:
-        return self.months[0][1]
+        starts = sorted(first for first, _ in months)
+        return cls(months, starts, starts[0], months[0][1])
 
 
 def late_months(kept: Sequence[EventFact], window: Window) -> int:
@@ -222,14 +217,13 @@ def fold_loan(lender: str, loan_key: bytes, events: list[EventFact], cutoff_day:
 def _single(lender: str, loan_key: bytes, e: EventFact, cutoff_day: int, window: Window) -> Loan | None:
     """`fold_loan` of a loan of one event — what a flood of fake loans looks like, so without the general
     path's sort, ageing pass and sets."""
-    kind = e.item_type
-    if kind == _WRITTEN_OFF and e.occurred_day < cutoff_day:
+    kind, day, dpd = e.item_type, e.occurred_day, e.days_past_due
+    if kind == _WRITTEN_OFF and day < cutoff_day:
         return None  # only a write-off ends on its own, so only it ages out alone
     status = _STATUS_OF[kind]
-    dpd = e.days_past_due
     if status == "active" and dpd:
         status = "overdue"
-    late = window.first_day <= e.occurred_day <= window.last_day and month_char(e) in LATE_CHARS
+    late = window.first_day <= day <= window.last_day and month_char(e) in LATE_CHARS
     return Loan(
         lender,
         loan_key,
