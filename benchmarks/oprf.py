@@ -15,8 +15,9 @@ Measures in one run, each beside its baseline:
   events (benchmarks/report.py's generator, keyed with the benchmark's OPRF key), gateway index follower off;
 * `submit_events_per_s` — `POST /v1/events` for known customers (their outputs cached by the gateway), from the
   first request to the last confirmation on chain, as benchmarks/submit.py measures it;
-* Ganache and the three holders run at `--remote-nice` (19): in production they have machines of their own, so
-  here they take the cycles the gateway leaves (`--remote-nice 0`: everything co-hosted at one priority);
+* Ganache runs at `--chain-nice` (19): in production it has a machine of its own and no report waits for it, so
+  here it takes the cycles the gateway leaves; the holders run at `--holder-nice` (0), since every report waits
+  for two of them;
 * the attacker's cost of enumerating one region and birth year (365,000 IDs): offline at `hmac_per_s` with v1,
   and with v2 at the demo's quota (`CREDITSHARE_KEYSHARE_QUOTA_PER_DAY`, per member, at every holder).
 
@@ -198,18 +199,25 @@ def main() -> None:
     parser.add_argument("--submit", type=int, default=10_000, help="events of the submit run")
     parser.add_argument("--seed", type=int, default=20_261_130)
     parser.add_argument(
-        "--remote-nice",
+        "--chain-nice",
         type=int,
         default=19,
-        help="CPU niceness of Ganache and the key-share holders, which run on other machines in production "
-        "(0: all co-hosted at the gateway's priority)",
+        help="CPU niceness of Ganache, which has its own machine in production and which no report waits for "
+        "(0: co-hosted at the gateway's priority)",
+    )
+    parser.add_argument(
+        "--holder-nice",
+        type=int,
+        default=0,
+        help="CPU niceness of the key-share holders (every report waits for two of them: a niced holder starves "
+        "behind the gateway and the load generator)",
     )
     args = parser.parse_args()
 
     log("local rates (HMAC v1, single-key VOPRF round) ...")
     hmac_rate, oprf_rate = measure_local()
 
-    chain_node = DevChain(accounts=10, nice=args.remote_nice)
+    chain_node = DevChain(accounts=10, nice=args.chain_nice)
     with tempfile.TemporaryDirectory(prefix="bench-oprf-") as tmp_name, chain_node as chain:
         tmp = Path(tmp_name)
         w3 = connect(chain.rpc_url)
@@ -219,7 +227,7 @@ def main() -> None:
         registry = contract_at(w3, load_artifact(REGISTRY), deployment.registry)
         for i in (1, 2, 3, 4):
             governance.propose(registry, governor, Action.ADMIT, accounts[i].address, Role.LENDER, name=f"L{i}")
-        start_holders(tmp, w3, chain.rpc_url, deployment, governor, accounts[5:8], nice=args.remote_nice)
+        start_holders(tmp, w3, chain.rpc_url, deployment, governor, accounts[5:8], nice=args.holder_nice)
         log("3 key-share holders (2-of-3, separate processes) up")
 
         client = KeyshareClient(published_share_set(w3, deployment), accounts[1])
@@ -329,11 +337,12 @@ def main() -> None:
         "attack_v1_seconds": round(hmac_attack_s, 2),
         "attack_v2_days": round(v2_attack_days, 1),
         "quota_per_day": DEMO_QUOTA_PER_DAY,
-        "remote_nice": args.remote_nice,
+        "chain_nice": args.chain_nice,
+        "holder_nice": args.holder_nice,
     }
     print(
         f"Subject keys v2 — {dt.date.today()} — 2 cores; holders, gateway, Ganache and client on one machine "
-        f"(holders and Ganache at nice {args.remote_nice})"
+        f"(Ganache at nice {args.chain_nice}, holders at nice {args.holder_nice})"
     )
     print(f"{'measure':<52}{'value':>12}   baseline")
     print(f"{'v1 HMAC subject keys per second (1 core)':<52}{hmac_rate:>12,.0f}")
