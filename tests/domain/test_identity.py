@@ -292,3 +292,27 @@ def test_messages_are_useful_without_the_value(id_type: str, value: str) -> None
     assert_does_not_echo(str(info.value), value)
     assert_does_not_echo(str(info.value), str(id_type))
     assert len(str(info.value)) > 20
+
+
+# --- v2 keys (docs/identity.md, "Subject keys v2"): the vector a second implementation can check against ---------
+
+V2_KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e0f")
+
+
+def test_subject_and_loan_key_v2_vector() -> None:
+    from creditshare.core.oprf import Mode, evaluate, group
+    from creditshare.domain.identity import loan_key_v2, oprf_input, subject_key_v2
+
+    x = oprf_input("resident_id", "11010519491231002X")
+    assert x == b"resident_id:11010519491231002X"
+    assert group.base_mul(V2_KEY).hex() == "6877907c7463b6a22878787093073d1726887eca7bcf3154b893e81f265c170f"
+    y = evaluate(V2_KEY, x, Mode.VOPRF)
+    assert y.hex() == (
+        "7002ce804c43caeb2fb11b7ee82a7e64026527548334eedd9846a1455da65789"
+        "3b6fceeb9953ad334c0a2b69f0023188cd0044b76cb10cce00430fe05128dae6"
+    )
+    assert subject_key_v2(y).hex() == "56c4d2acd1ad7fccf414522e7e47e5afcea57e79714445fee8508944334ece85"
+    lender = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    assert loan_key_v2(y, lender, " L-2026-0001 ").hex() == (
+        "008bf6ab5bc7898d176875e61a25175b3db3194d67153f80465f17fc96e2439f"
+    )
