@@ -56,7 +56,8 @@ class Quota:
 
 class CachedMembership:
     """`MembershipCheck` over a slower one, remembering each answer for `ttl` seconds: a suspension reaches the
-    holder within `ttl`, and a burst of requests costs one registry read. While the chain cannot be read, an
+    holder within `ttl`, and a burst of requests costs one registry read. An answer past half its life is
+    refreshed in the background, so a steady caller never waits for the chain. While the chain cannot be read, an
     answer up to `stale` seconds old still stands (a node restart does not stop every gateway); older, the
     `ChainError` goes to the caller."""
 
@@ -69,14 +70,18 @@ class CachedMembership:
     ) -> None:
         self._check, self._ttl, self._stale, self._clock = check, ttl, stale, clock
         self._cache: dict[str, tuple[float, bool]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def __call__(self, address: str) -> bool:
         now = self._clock()
         with self._lock:
             hit = self._cache.get(address)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
+            if hit is not None and now - hit[0] < self._ttl:
+                if now - hit[0] >= self._ttl / 2 and address not in self._refreshing:
+                    self._refreshing.add(address)
+                    threading.Thread(target=self._refresh, args=(address,), daemon=True).start()
+                return hit[1]
         try:
             active = self._check(address)
         except ChainError:
@@ -86,6 +91,18 @@ class CachedMembership:
         with self._lock:
             self._cache[address] = (now, active)
         return active
+
+    def _refresh(self, address: str) -> None:
+        started = self._clock()
+        try:
+            active = self._check(address)
+            with self._lock:
+                self._cache[address] = (started, active)
+        except ChainError:  # the next caller past the ttl tries again (and falls back to the stale answer)
+            pass
+        finally:
+            with self._lock:
+                self._refreshing.discard(address)
 
 
 class Holder:

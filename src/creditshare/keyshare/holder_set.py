@@ -16,8 +16,10 @@ from creditshare.keyshare.shares import ShareSet
 
 
 class HolderSet:
-    """A `KeyshareClient` for the current share set, rebuilt when a re-read (every `ttl` seconds) finds a new
-    version. `load` raises `KeyshareUnavailable` when no set is published."""
+    """A `KeyshareClient` for the current share set. The set is read on first use; after that it is re-read in
+    the background every `ttl` seconds (a request never waits for the chain), and the client is rebuilt when the
+    version changed. While the chain cannot be read, the set read last stands. `load` raises
+    `KeyshareUnavailable` when no set is published."""
 
     def __init__(
         self,
@@ -34,25 +36,38 @@ class HolderSet:
         self._lock = threading.Lock()
         self._client: KeyshareClient | None = None
         self._read_at = float("-inf")
+        self._reloading = False
 
     def client(self) -> KeyshareClient:
         with self._lock:
-            now = self._clock()
-            if self._client is None or now - self._read_at >= self._ttl:
+            if self._client is None:
                 try:
-                    share_set = self._load()
+                    self._install(self._load())
                 except ChainError:
-                    if self._client is None:
-                        raise KeyshareUnavailable(
-                            "the share set cannot be read: the chain node does not answer"
-                        ) from None
-                    return self._client  # the node is away: the set read last stands (a rotation waits for it)
-                self._read_at = now
-                if self._client is None or self._client.share_set != share_set:
-                    if self._client is not None:
-                        self._client.close()
-                    self._client = KeyshareClient(share_set, self._signer, timeout=self._timeout, observe=self._observe)
+                    raise KeyshareUnavailable("the share set cannot be read: no chain node answers") from None
+            elif self._clock() - self._read_at >= self._ttl and not self._reloading:
+                self._reloading = True
+                threading.Thread(target=self._reload, name="share-set", daemon=True).start()
+            assert self._client is not None
             return self._client
+
+    def _install(self, share_set: ShareSet) -> None:
+        """Use `share_set` (the caller holds the lock): a new client only when the set changed."""
+        self._read_at = self._clock()
+        if self._client is None or self._client.share_set != share_set:
+            if self._client is not None:
+                self._client.close()
+            self._client = KeyshareClient(share_set, self._signer, timeout=self._timeout, observe=self._observe)
+
+    def _reload(self) -> None:
+        try:
+            share_set = self._load()
+        except (ChainError, KeyshareUnavailable):  # the node is away, or the set unusable: the last one stands
+            share_set = None
+        with self._lock:
+            if share_set is not None and self._client is not None:
+                self._install(share_set)
+            self._reloading = False
 
     def close(self) -> None:
         with self._lock:
