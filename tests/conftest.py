@@ -21,6 +21,13 @@ from tests.support.gateways import GatewayProcess
 ACCOUNTS = 20
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _base_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Make this worker's base temp folder up front: pytest makes it on first use, and two threads of one test
+    using `tmp_path_factory` at once race to create it (FileExistsError)."""
+    tmp_path_factory.getbasetemp()
+
+
 @pytest.fixture(scope="session")
 def devchain() -> Iterator[DevChain]:
     """A Ganache process on a free port for the whole session."""

@@ -216,9 +216,12 @@ def nodes(
     w3: Web3,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Nodes]:
+    # The worker's base temp folder is made on first use: make it here, not from three threads at once (a clean
+    # CI run where this module came first on its worker failed with FileExistsError).
+    homes = {i: tmp_path_factory.mktemp(f"reports-gw-{i}") for i in (LENDER_A, LENDER_B, LENDER_C)}
+
     def env(index: int, **extra: str) -> GatewayEnv:
-        home = tmp_path_factory.mktemp(f"reports-gw-{index}")
-        return GatewayEnv(home, accounts[index], devchain.rpc_url, rp_consortium.deployment, extra=extra)
+        return GatewayEnv(homes[index], accounts[index], devchain.rpc_url, rp_consortium.deployment, extra=extra)
 
     with ThreadPoolExecutor(3) as pool:  # each writes a keystore (scrypt): in parallel
         envs = list(
