@@ -46,15 +46,8 @@ from creditshare.keyshare.wire import (
 class _Outcome:
     holder: Holder
     verified: VerifiedPartial | None
-    failure: str = ""
-    code: str = ""  # the holder's error code, when it refused
-
-    @property
-    def label(self) -> str:
-        """ok | unreachable | invalid | the holder's refusal code."""
-        if self.verified is not None:
-            return "ok"
-        return self.code or ("unreachable" if self.failure.startswith("unreachable") else "invalid")
+    failure: str = ""  # for people: what went wrong
+    code: str = "ok"  # for metrics and decisions: ok | unreachable | invalid | the holder's refusal code
 
 
 class KeyshareClient:
@@ -114,7 +107,7 @@ class KeyshareClient:
             for future in done:
                 outcome = future.result()
                 if self._observe is not None:
-                    self._observe(outcome.holder.index, outcome.label)
+                    self._observe(outcome.holder.index, outcome.code)
                 if outcome.verified is not None:
                     verified.append(outcome.verified)
                 else:
@@ -140,7 +133,7 @@ class KeyshareClient:
         try:
             response = self._http.post(f"{holder.url.rstrip('/')}/v1/evaluate", content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return _Outcome(holder, None, f"unreachable ({type(exc).__name__})")
+            return _Outcome(holder, None, f"unreachable ({type(exc).__name__})", "unreachable")
         if response.status_code != 200:
             code = _error_code(response)
             return _Outcome(holder, None, f"HTTP {response.status_code} {code}", code)
@@ -152,10 +145,11 @@ class KeyshareClient:
                 Proof.from_bytes(bytes.fromhex(answer.proof)),
             )
             if partial.index != holder.index:
-                return _Outcome(holder, None, f"answered as share {partial.index}")
+                return _Outcome(holder, None, f"answered as share {partial.index}", "invalid")
             return _Outcome(holder, verify_partial(partial, holder.public_key, [b.element for b in blinded]))
         except (ValidationError, OprfError, ValueError) as exc:
-            return _Outcome(holder, None, f"invalid answer ({type(exc).__name__}: proof or elements do not verify)")
+            failure = f"invalid answer ({type(exc).__name__}: proof or elements do not verify)"
+            return _Outcome(holder, None, failure, "invalid")
 
 
 def _error_code(response: httpx.Response) -> str:

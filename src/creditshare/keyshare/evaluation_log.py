@@ -8,7 +8,7 @@ prev_hash of the first entry = 32 zero bytes.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -71,19 +71,12 @@ def oldest_since(session: Session, member: str, since: int) -> int | None:
     return None if value is None else int(value)
 
 
-def append(session: Session, entry_without_seq: Entry, after: tuple[int, bytes]) -> tuple[Entry, bytes]:
-    """Add an entry after the head `after` = (seq, hash) — the caller holds the holder's write lock, knows the
-    head and commits; a second writer would collide on the sequence number. Returns the entry and its hash."""
+def append(session: Session, fields: Entry, after: tuple[int, bytes]) -> tuple[Entry, bytes]:
+    """Add an entry of `fields` (its `seq` is ignored) after the head `after` = (seq, hash) — the caller holds the
+    holder's write lock, knows the head and commits; a second writer would collide on the sequence number.
+    Returns the entry as stored and its hash."""
     seq, prev = after
-    entry = Entry(
-        seq + 1,
-        entry_without_seq.request_id,
-        entry_without_seq.at,
-        entry_without_seq.member,
-        entry_without_seq.purpose,
-        entry_without_seq.inquiry,
-        entry_without_seq.count,
-    )
+    entry = replace(fields, seq=seq + 1)
     session.add(
         KeyshareLogEntry(
             seq=entry.seq,

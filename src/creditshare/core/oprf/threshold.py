@@ -224,9 +224,7 @@ def threshold_finalize(
     threshold: int,
 ) -> list[bytes]:
     """The client's whole second half: verify every partial answer (raising one `ShareVerificationError` that names
-    every failing or unknown holder), then `finalize_verified`."""
-    if not blinded or any(b.mode is not Mode.VOPRF for b in blinded):
-        raise ValueError("threshold evaluation takes a non-empty batch blinded in VOPRF mode")
+    every failing or unknown holder), then `finalize_verified` (which checks the batch itself)."""
     elements = [b.element for b in blinded]
     verified: list[VerifiedPartial] = []
     failed: list[int] = []
