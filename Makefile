@@ -33,6 +33,19 @@ libsodium: $(VENV)/.installed
 	  else echo "libsodium 1.0.18+ is required for subject keys v2: apt-get install libsodium23"; exit 1; fi; }
 	@$(BIN)/python -c 'from creditshare.core.oprf import group; group.base_mul(group.scalar_from_int(1)); print("libsodium: ristretto255 ok")'
 
+# The console's browser tests drive Debian's Chromium through Debian's chromedriver (selenium, offline), with a CJK
+# font so pages render as people see them. Installed from the Debian registry when missing and we may (root with
+# apt-get; `apt-get update` only when the install fails), else a one-line instruction. `make test` needs it,
+# `make run` does not.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-zenhei
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && fc-list 2>/dev/null | grep -qi "wenquanyi"; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }; \
+	else echo "the console's browser tests need Debian's chromium, chromium-driver and fonts-wqy-zenhei: apt-get install $(BROWSER_PACKAGES)"; exit 1; fi
+	@/usr/bin/chromedriver --version
+
 # Always re-linked (cheap): the link must point at *this* checkout's stand-in and node_modules.
 solc-standin: $(VENV)/.installed node_modules/.installed
 	@$(BIN)/python -c 'from creditshare.devtools.compiler import install_brownie_standin as i; print("solc stand-in:", i())'
@@ -42,7 +55,7 @@ run: setup
 	$(BIN)/creditshare demo
 
 ## The whole test suite: lint, types, pytest on a real Ganache, Brownie's own tests, slither.
-test: setup lint typecheck pytest brownie-test forge-test slither api-fuzz
+test: setup browser lint typecheck pytest brownie-test forge-test slither api-fuzz
 
 lint:
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -22,6 +22,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 INTENDED_LAYERS = [
     "creditshare.cli",
     "creditshare.api | creditshare.devtools",
+    "creditshare.console",
     "creditshare.gateway",
     "creditshare.read | creditshare.write | creditshare.keyshare",
     "creditshare.chain",

@@ -31,6 +31,7 @@ from creditshare.keyshare.subject_keys import OprfSource, SubjectCache, derived_
 from creditshare.read.audit import AuditLog
 from creditshare.read.follower import Follower
 from creditshare.read.health import Progress, Readiness, readiness
+from creditshare.read.provenance import ProvenanceChecker
 from creditshare.read.queries import Queries
 from creditshare.write.outbox import Outbox
 from creditshare.write.reseal import reseal_legacy
@@ -65,6 +66,7 @@ class Gateway:
                 self._published_share_set,
                 account,
                 timeout=settings.keyshare_timeout,
+                hedge_after=settings.keyshare_hedge_after or None,
                 observe=lambda holder, outcome: self.metrics.keyshare_answers.labels(str(holder), outcome).inc(),
             )
             self.keys = OprfSource(self.holders.client, SubjectCache(self.factory, own_key))
@@ -104,6 +106,7 @@ class Gateway:
             inquiries=self.outbox,
             metrics=self.metrics,
         )
+        self.provenance = ProvenanceChecker(self.w3, self.deployment.ledger, self.deployment.registry)
         self.caller_limit = RateLimiter(settings.query_rate_per_minute)
         self.lender_limit = RateLimiter(settings.lender_query_rate_per_minute)
         self.metrics.outbox_depth.set_function(self.backlog)

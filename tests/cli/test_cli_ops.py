@@ -90,6 +90,18 @@ def test_chain_up_status_down(tmp_path: Path) -> None:
     assert not (tmp_path / "chain").exists() and not (tmp_path / "deployment.json").exists()
 
 
+def test_chain_status_from_a_gateways_settings_reports_its_node(
+    tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
+) -> None:
+    """A gateway's HOME holds no chain of its own: after `. HOME/gateway.env`, `chain status` used to say "not
+    running" while the gateway's node ran. It reports the node at CREDITSHARE_RPC_URL."""
+    env = gateway_env(tmp_path, consortium, accounts[4])
+    status = run_cli(env, "chain", "status")
+    assert status.returncode == 0, status.stderr
+    assert "running" in status.stdout and "did not start" in status.stdout
+    assert env["CREDITSHARE_RPC_URL"] in status.stdout and consortium.deployment.registry in status.stdout
+
+
 # ---------------------------------------------------------------------------------------------------- governance
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from creditshare.devtools.demo import LENDERS, MULTI_BORROWER, BootstrapError, DemoLender, wait_until_indexed
@@ -143,7 +145,8 @@ class Demo:
 
     def __init__(self, home: Path, chain_port: int, first_port: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSHARE_")}
-        env.update(CREDITSHARE_HOME=str(home), CREDITSHARE_CHAIN_PORT=str(chain_port), COLUMNS="250")
+        # 80 columns: a table once cut the API keys short there; every printed key must be whole
+        env.update(CREDITSHARE_HOME=str(home), CREDITSHARE_CHAIN_PORT=str(chain_port), COLUMNS="80")
         self.proc = subprocess.Popen(
             [*CLI, "demo", "--borrowers", str(BORROWERS), "--first-port", str(first_port), "--yes"],
             stdout=subprocess.PIPE,
@@ -192,6 +195,39 @@ class Demo:
         return [line for line in self.lines if line.startswith("curl ")]
 
 
+def use_printed_console(lines: list[str], home: Path) -> str:
+    """Sign in to the second gateway's console with the printed login and query the printed borrower, as the
+    tour says; returns the report page. Also checks every printed API key is whole (equal to its file)."""
+    keys = [line.split("API key", 1)[1].strip() for line in lines if line.strip().startswith("API key")]
+    assert keys == [(home / f"lender-{i}" / "demo-api-key").read_text().strip() for i in (1, 2, 3)], lines
+    logins = [re.search(r"console\s+(\S+)\s+user: underwriter.*password: (\S+)", line) for line in lines]
+    url, password = [m.groups() for m in logins if m][1]  # the second lender's, as "Start here" says
+    start = next(line for line in lines if line.startswith("Start here"))
+    assert url in start and MULTI_BORROWER in start
+    with httpx.Client(base_url=url.removesuffix("/console/"), timeout=30, follow_redirects=True) as browser:
+        form = browser.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        signed_in = browser.post(
+            "/console/login", data={"username": "underwriter", "password": password, "csrf_token": token.group(1)}
+        )
+        assert signed_in.status_code == 200 and 'id="query-form"' in signed_in.text, signed_in.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', signed_in.text)
+        assert csrf
+        page = browser.post(
+            "/console/report",
+            data={
+                "id_type": "resident_id",
+                "id_number": MULTI_BORROWER,
+                "purpose": "loan_application",
+                "consent_ref": "TOUR-CONSOLE-1",
+                "csrf_token": csrf.group(1),
+            },
+        )
+        assert page.status_code == 200, page.text
+        return page.text
+
+
 def run_printed(command: str) -> dict[str, Any]:
     """Run a printed command as a user pasting it into bash does; its output is JSON."""
     result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False)
@@ -237,6 +273,8 @@ def test_demo_bootstraps_history_prints_working_curls_and_reuses_state(tmp_path:
         plan = json.loads((tmp_path / "demo-history.json").read_text())
         expected = generate_history(plan["borrowers"], as_of=dt.date.fromisoformat(plan["as_of"]), seed=plan["seed"])
         submit, report, verify = demo.curl_commands()
+        console_page = use_printed_console(demo.lines, tmp_path)
+        assert all(name in console_page for name in LENDERS)  # the report page: loans at all three lenders
 
         submitted = run_printed(submit)
         credit = run_printed(report)

@@ -132,6 +132,31 @@ def test_a_holder_down_or_slow_is_passed_over_and_fewer_than_t_is_unavailable(co
         client.close()
 
 
+def test_a_slow_holder_costs_the_hedge_delay_not_the_timeout(consortium, holders) -> None:
+    shares, servers = holders
+    observed: list[tuple[int, str]] = []
+    hedged = client_for(
+        consortium, share_set(shares, servers), timeout=5.0, hedge_after=0.05, observe=lambda *a: observed.append(a)
+    )
+    patient = client_for(consortium, share_set(shares, servers), timeout=5.0)
+    try:
+        servers[0].delay[0] = 1.5  # holder 1, asked first, answers in 1.5 s
+        started = time.monotonic()
+        assert hedged.evaluate(INPUTS[:1], "submit") == [evaluate(KEY, INPUTS[0], Mode.VOPRF)]
+        assert time.monotonic() - started < 1.0  # holders 2 and 3 answered; holder 1 was not waited for
+        started = time.monotonic()
+        assert patient.evaluate(INPUTS[:1], "submit") == [evaluate(KEY, INPUTS[0], Mode.VOPRF)]
+        assert time.monotonic() - started >= 1.5  # without hedging the round waits for the slow holder
+        deadline = time.monotonic() + 5
+        while len(observed) < 3 and time.monotonic() < deadline:  # the late answer still reaches the metrics
+            time.sleep(0.05)
+        assert sorted(observed) == [(1, "ok"), (2, "ok"), (3, "ok")]
+    finally:
+        servers[0].delay[0] = 0.0
+        hedged.close()
+        patient.close()
+
+
 def test_quota_exhaustion_is_429_at_the_holder_and_the_gateway_says_so(tmp_path, consortium) -> None:
     shares = split(KEY, T, N)
     servers = start_holders(tmp_path, consortium, shares, Quota(per_minute=8, per_day=1000))

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from creditshare import __version__
+from creditshare import __version__, console
 from creditshare.api import errors
 from creditshare.api.errors import error_body
 from creditshare.api.routes import events, health, reports, verify
@@ -41,6 +41,7 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(verify.router)
     app.include_router(health.router)
+    console.install(app)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -23,6 +23,7 @@ from creditshare.cli import (
     members,
     records,
     serve,
+    users,
 )
 from creditshare.cli._shared import err_console
 from creditshare.core.exceptions import CreditShareError
@@ -41,6 +42,7 @@ app.add_typer(chain.chain_app, name="chain")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keyshare.keyshare_app, name="keyshare")
 app.add_typer(clients.clients_app, name="clients")
+app.add_typer(users.users_app, name="users")
 app.add_typer(members.members_app, name="members")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(db.db_app, name="db")

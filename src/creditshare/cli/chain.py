@@ -16,7 +16,7 @@ from creditshare.cli._shared import (
     wait_for_interrupt,
 )
 from creditshare.core.config import Settings
-from creditshare.core.exceptions import ConfigError, DeploymentError
+from creditshare.core.exceptions import ChainUnavailable, ConfigError, DeploymentError
 from creditshare.devtools.devchain import DEV_CHAIN_ID, ChainRecord
 
 chain_app = typer.Typer(help="A local development chain (Ganache).", no_args_is_help=True)
@@ -67,20 +67,27 @@ def chain_down(
 
 @chain_app.command("status")
 def chain_status() -> None:
-    """Whether the local chain of this HOME runs, its head block, and whether the deployment is on it."""
+    """Whether the chain the settings point at runs (the local chain of this HOME, else the node at
+    CREDITSHARE_RPC_URL), its head block, and whether the deployment is on it."""
     from creditshare.chain.rpc import rpc
 
     settings = Settings.from_env()
     record = ChainRecord.load(settings.home)
-    table = Table(title="local chain", show_header=False)
+    table = Table(title="chain", show_header=False)
     table.add_row("data folder", str(settings.home / "chain"))
-    if record is None:
+    rpc_url = record.rpc_url if record is not None else settings.rpc_url
+    try:
+        w3 = connect(rpc_url, timeout=3.0)
+    except ChainUnavailable:
         table.add_row("state", "[yellow]stopped[/]")
         console.print(table)
-        raise ConfigError("the local chain is not running; start it with `creditshare chain up --detach`")
-    w3 = connect(record.rpc_url)
-    table.add_row("state", f"[green]running[/] (pid {record.pid})")
-    table.add_row("RPC URL", record.rpc_url)
+        raise ConfigError(
+            f"the chain is not running (nothing answers at {rpc_url}); start it with `creditshare chain up --detach`"
+        ) from None
+    # A gateway's HOME (`. HOME/gateway.env`) holds no chain of its own: the node it uses is the one to report.
+    started = f"pid {record.pid}" if record is not None else "a node this HOME did not start"
+    table.add_row("state", f"[green]running[/] ({started})")
+    table.add_row("RPC URL", rpc_url)
     table.add_row("chain id", str(int(rpc(w3, "eth_chainId", []), 16)))
     table.add_row("head block", str(int(rpc(w3, "eth_blockNumber", []), 16)))
     try:

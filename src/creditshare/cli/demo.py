@@ -6,7 +6,6 @@ import signal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from creditshare.chain.rpc import connect
 from creditshare.cli._shared import (
@@ -107,15 +106,30 @@ def demo(
 
 
 def print_tour(lenders: list[Any], record: dict[str, object], examples: dict[str, str]) -> None:
+    """Each gateway with its console login and API key, one item per line so that nothing is cut at 80 columns
+    (a table cut the keys short), then the tour: the console first, then the same through the API."""
     import json
 
     from creditshare.devtools import demo as demo_net
 
-    table = Table("lender", "gateway", "API key (demo)")
     for lender in lenders:
-        table.add_row(lender.name, lender.env.url, lender.api_key)
-    console.print(table)
-    a, b = lenders[0], lenders[1]
+        console.print(f"\n[bold]{lender.name}[/]", highlight=False)
+        console.print(f"  gateway  {lender.env.url}", highlight=False, soft_wrap=True)
+        console.print(
+            f"  console  {lender.console_url}  user: underwriter (or auditor), password: {lender.console_password}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(f"  API key  {lender.api_key}", highlight=False, soft_wrap=True)
+        console.print(f"           (also in {lender.key_file})", highlight=False, soft_wrap=True)
+    b = lenders[1]
+    console.print(
+        f"\n[bold]Start here[/]: open {b.console_url}, sign in as underwriter with {b.name}'s password above, and "
+        f"query resident ID {demo_net.MULTI_BORROWER}: a borrower with loans at all three lenders.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    a = lenders[0]
     compact = lambda value: json.dumps(value, separators=(",", ":"))  # noqa: E731 - no quote needs escaping
     report = {
         "id_type": "resident_id",

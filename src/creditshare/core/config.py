@@ -36,6 +36,13 @@ class Settings(BaseModel):
         "oprf", description="oprf: v2 keys from the key-share holders; hmac: v1 keys (migration only)"
     )
     keyshare_timeout: float = Field(2.0, gt=0, le=60, description="Seconds to wait for a key-share holder")
+    keyshare_hedge_after: float = Field(
+        0.015,
+        ge=0,
+        le=60,
+        description="Seconds after which a key-share round still short of answers also asks the "
+        "next holder (0: only on failure)",
+    )
     consortium_secret_file: Path | None = Field(
         None, description="Hex file of the v1 consortium HMAC secret (subject_keys=hmac, migration)"
     )
@@ -64,6 +71,13 @@ class Settings(BaseModel):
         60.0, gt=0, description="Key-share holder: seconds between anchoring the evaluation log's head on chain"
     )
     lender_query_rate_per_minute: int = Field(1200, ge=1, description="Report/verify requests per minute, all clients")
+    console_idle_minutes: float = Field(15, gt=0, description="Console: minutes without a request that end a session")
+    console_session_hours: float = Field(8, gt=0, description="Console: hours after sign-in that end a session")
+    console_max_failures: int = Field(5, ge=1, description="Console: wrong passwords in a row that lock an account")
+    console_lockout_minutes: float = Field(15, gt=0, description="Console: minutes an account stays locked")
+    console_secure_cookies: bool = Field(
+        False, description="Console: mark cookies Secure (set it when the console is served over HTTPS)"
+    )
 
     @property
     def deployment_path(self) -> Path:

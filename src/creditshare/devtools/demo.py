@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from creditshare.core.clock import today_cst
 from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import OutboxItem
 from creditshare.core.exceptions import ConfigError, CreditShareError, DeploymentError
+from creditshare.core.people import Role as ConsoleRole
 from creditshare.devtools.devchain import dev_accounts
 from creditshare.devtools.localnet import GatewayEnv, GatewayProcess, HolderEnv, local_holders, wait_until
 from creditshare.devtools.synthetic import DEFAULT_SEED, MULTI_BORROWER, History, generate_history
@@ -41,6 +43,7 @@ GOVERNORS = ("Consortium Governor 1", "Consortium Governor 2", "Consortium Gover
 LENDERS = ("Jinhe Microcredit", "Dongfang Small Loans", "Xinyuan Credit")
 FIRST_PORT = 8001
 HISTORY_FILE = "demo-history.json"
+DEMO_UNDERWRITER, DEMO_AUDITOR = "演示信审员", "演示审计员"  # display names of the demo's console users
 LOADED_MARKER = "demo-history.loaded"
 
 
@@ -50,6 +53,15 @@ class DemoLender:
     env: GatewayEnv
     api_key: str
     process: GatewayProcess | None = None
+    console_password: str = ""
+
+    @property
+    def key_file(self) -> Path:
+        return self.env.home / "demo-api-key"
+
+    @property
+    def console_url(self) -> str:
+        return self.env.url + "/console/"
 
 
 def ensure_deployment(w3: Web3, path: Path) -> tuple[Deployment, bool]:
@@ -99,7 +111,8 @@ def prepare_holders(
 def prepare_gateways(
     home: Path, rpc_url: str, deployment: Deployment, first_port: int = FIRST_PORT
 ) -> list[DemoLender]:
-    """Each lender's gateway folder (keys, secrets, database) and a demo API key with every scope."""
+    """Each lender's gateway folder (keys, secrets, database), a demo API key with every scope, and two console
+    users, `underwriter` and `auditor`, sharing a password made for this demo (in HOME/demo-console-password)."""
     lenders = []
     for i, (account, name) in enumerate(zip(dev_accounts(6)[3:], LENDERS, strict=True)):
         env = GatewayEnv(home / f"lender-{i + 1}", account, rpc_url, deployment, port=first_port + i)
@@ -107,7 +120,15 @@ def prepare_gateways(
         if not key_file.exists():
             key_file.write_text(env.add_client("demo", "submit,query,verify,admin"))
             key_file.chmod(0o600)
-        lenders.append(DemoLender(name, env, key_file.read_text().strip()))
+        password_file = env.home / "demo-console-password"
+        if not password_file.exists():
+            password = "demo-" + secrets.token_urlsafe(9)
+            env.add_console_user("underwriter", ConsoleRole.UNDERWRITER, DEMO_UNDERWRITER, password)
+            env.add_console_user("auditor", ConsoleRole.AUDITOR, DEMO_AUDITOR, password)
+            password_file.write_text(password)
+            password_file.chmod(0o600)
+        lender = DemoLender(name, env, key_file.read_text().strip(), console_password=password_file.read_text().strip())
+        lenders.append(lender)
     return lenders
 
 

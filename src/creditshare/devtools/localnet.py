@@ -24,10 +24,12 @@ from web3 import Web3
 from creditshare.chain import keyshares
 from creditshare.chain.deploy import Deployment
 from creditshare.chain.transactor import Transactor
+from creditshare.core import people
 from creditshare.core.api_clients import Scope, create_client
 from creditshare.core.db import make_engine, session_factory, transaction
 from creditshare.core.exceptions import ConfigError
 from creditshare.core.keystore import write_keystore
+from creditshare.core.people import Role
 from creditshare.core.secrets import DEV_CONSORTIUM_SECRET_HEX
 from creditshare.devtools.devchain import free_port
 from creditshare.keyshare.directory import directory as keyshare_directory
@@ -109,6 +111,15 @@ class GatewayEnv:
             env["CREDITSHARE_CONSORTIUM_SECRET_FILE"] = str(self.home.resolve() / "consortium.secret")
         env.update(self.extra)
         return env
+
+    def add_console_user(self, username: str, role: Role, name: str, password: str) -> None:
+        """Create a console user in the gateway's database (what `creditshare users add` does)."""
+        engine = make_engine(self.database)
+        try:
+            with transaction(session_factory(engine)) as session:
+                people.add_user(session, username, name, role, password)
+        finally:
+            engine.dispose()
 
     def add_client(self, name: str, scopes: str) -> str:
         """Create an API client in the gateway's database; returns its key (shown only here)."""

@@ -3,7 +3,9 @@ over to the next holder on any failure, combine and unblind.
 
 A holder that is down, slow (past `timeout`), refuses, or answers with a proof that does not verify against its
 registered share key is skipped for this round and the next holder is asked; fewer than t good answers raise
-`KeyshareUnavailable` (nothing was learnt, nothing is stored).
+`KeyshareUnavailable` (nothing was learnt, nothing is stored). A round still short of answers after `hedge_after`
+seconds also asks the next holder (a hedged request): one slow holder then costs a report milliseconds, not the
+timeout, at the price of an occasional extra evaluation.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class KeyshareClient:
         signer: LocalAccount,
         *,
         timeout: float = 2.0,
+        hedge_after: float | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         observe: Callable[[int, str], None] | None = None,
@@ -66,6 +69,7 @@ class KeyshareClient:
         self.share_set = share_set
         self._signer = signer
         self._timeout = timeout
+        self._hedge_after = hedge_after
         self._http = http or httpx.Client(timeout=timeout)
         self._clock = clock
         self._observe = observe  # (holder index, outcome) of every answer, for the gateway's metrics
@@ -98,20 +102,25 @@ class KeyshareClient:
         running: set[Future[_Outcome]] = set()
         verified: list[VerifiedPartial] = []
         failures: list[_Outcome] = []
+        hedges = 0  # holders asked beyond the t - verified still needed, because the round was slow
         while len(verified) < t:
-            while waiting and len(running) < t - len(verified):
+            while waiting and len(running) < t - len(verified) + hedges:
                 running.add(self._pool.submit(self._ask, waiting.pop(0), body, blinded))
             if not running:
                 break
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            hedge = self._hedge_after if waiting else None
+            done, running = wait(running, timeout=hedge, return_when=FIRST_COMPLETED)
+            if not done:
+                hedges += 1
             for future in done:
                 outcome = future.result()
-                if self._observe is not None:
-                    self._observe(outcome.holder.index, outcome.code)
+                self._note(outcome)
                 if outcome.verified is not None:
                     verified.append(outcome.verified)
                 else:
                     failures.append(outcome)
+        for late in running:  # hedged answers not needed any more still count in the gateway's metrics
+            late.add_done_callback(lambda future: self._note(future.result()))
         if len(verified) < t:
             reasons = "; ".join(f"holder {o.holder.index}: {o.failure}" for o in failures)
             raise KeyshareUnavailable(
@@ -120,6 +129,10 @@ class KeyshareClient:
                 not_member=bool(failures) and all(o.code == "not_active_member" for o in failures),
             )
         return finalize_verified(blinded, verified[:t], t)
+
+    def _note(self, outcome: _Outcome) -> None:
+        if self._observe is not None:
+            self._observe(outcome.holder.index, outcome.code)
 
     def _ask(self, holder: Holder, body: bytes, blinded: Sequence[Blinded]) -> _Outcome:
         """One holder's verified answer, or why there is none (never raises)."""

@@ -27,12 +27,14 @@ class HolderSet:
         signer: LocalAccount,
         *,
         timeout: float,
+        hedge_after: float | None = None,
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[int, str], None] | None = None,
     ) -> None:
         self._load, self._signer, self._timeout, self._ttl, self._clock = load, signer, timeout, ttl, clock
         self._observe = observe
+        self._hedge_after = hedge_after
         self._lock = threading.Lock()
         self._client: KeyshareClient | None = None
         self._read_at = float("-inf")
@@ -57,7 +59,9 @@ class HolderSet:
         if self._client is None or self._client.share_set != share_set:
             if self._client is not None:
                 self._client.close()
-            self._client = KeyshareClient(share_set, self._signer, timeout=self._timeout, observe=self._observe)
+            self._client = KeyshareClient(
+                share_set, self._signer, timeout=self._timeout, hedge_after=self._hedge_after, observe=self._observe
+            )
 
     def _reload(self) -> None:
         try:

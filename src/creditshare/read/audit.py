@@ -14,10 +14,10 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -106,15 +106,49 @@ class AuditLog:
             prev, expected_id = entry.entry_hash, entry.id + 1
         return problems
 
+    def search(self, query: AuditQuery) -> list[AuditEntry]:
+        """Entries matching `query`, newest first (at most `query.limit`)."""
+        statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
+        if query.caller:
+            statement = statement.where(AuditEntry.caller == query.caller)
+        if query.purpose:
+            statement = statement.where(AuditEntry.purpose == query.purpose)
+        if query.since:  # `at` is ISO 8601 UTC text: it sorts as it reads
+            statement = statement.where(AuditEntry.at >= query.since.isoformat())
+        if query.until:
+            statement = statement.where(AuditEntry.at < (query.until + dt.timedelta(days=1)).isoformat())
+        with self._factory() as session:
+            return list(session.scalars(statement))
+
     def export(self, out: Path, fmt: Literal["csv", "json"]) -> int:
         """Write every entry to `out`; returns how many."""
-        columns = (*FIELDS, "prev_hash", "entry_hash")
-        rows = [{k: getattr(e, k) for k in columns} for e in self.entries()]
+        rows = list(self.entries())
         if fmt == "json":
-            out.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            records = [{k: getattr(e, k) for k in EXPORT_COLUMNS} for e in rows]
+            out.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         else:
             with out.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
+                write_csv(rows, fh)
         return len(rows)
+
+
+#: The columns of an export: every hashed field and the links.
+EXPORT_COLUMNS = (*FIELDS, "prev_hash", "entry_hash")
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """A filter over the audit log: by person (caller), purpose and UTC date range (inclusive)."""
+
+    caller: str | None = None
+    purpose: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    limit: int = 500
+
+
+def write_csv(entries: Iterable[AuditEntry], fh: TextIO) -> None:
+    """`entries` as CSV with a header row (the format `creditshare audit export` writes)."""
+    writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: getattr(e, k) for k in EXPORT_COLUMNS} for e in entries)

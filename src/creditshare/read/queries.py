@@ -27,8 +27,9 @@ from creditshare.domain.identity import IdType, KeyPurpose, SubjectKeySource, no
 from creditshare.domain.purposes import Purpose
 from creditshare.domain.records import CreditEventIn, borrower_of
 from creditshare.domain.report import CreditReport, Policy
+from creditshare.domain.report.details import ReportDetails
 from creditshare.read.audit import AuditLog
-from creditshare.read.reports import block_time, build_report
+from creditshare.read.reports import block_time, build_report, lender_names, report_details
 from creditshare.read.screen import MemberBook
 from creditshare.read.verification import Verification, verify_record
 
@@ -50,10 +51,11 @@ class InquiryQueue(Protocol):
 
 @dataclass(frozen=True)
 class ReportAnswer:
-    """A report and the outbox id of the inquiry that records it on chain."""
+    """A report and the outbox id of the inquiry that records it on chain (and, for people, its details)."""
 
     report: CreditReport
     inquiry_event_id: int
+    details: ReportDetails | None = None
 
 
 def consent_hash(secret_key: bytes, consent_ref: str) -> bytes:
@@ -86,7 +88,7 @@ class Queries:
         self._metrics = metrics
 
     def credit_report(
-        self, *, caller: str, id_type: str, id_number: str, purpose: Purpose, consent_ref: str
+        self, *, caller: str, id_type: str, id_number: str, purpose: Purpose, consent_ref: str, detailed: bool = False
     ) -> ReportAnswer:
         """Build the report of an applicant as of the indexed chain, audit the request and queue its inquiry.
 
@@ -112,6 +114,7 @@ class Queries:
             report = build_report(
                 session, subject, as_of_block=state.last_block, as_of_time=as_of_time, policy=self.policy
             )
+            details = report_details(session, report, self.policy) if detailed else None
         self._metrics.report_seconds.observe(time.perf_counter() - started)
         entry = self._audit.append(
             caller=caller,
@@ -123,7 +126,12 @@ class Queries:
         )
         inquiry_id = self._inquiries.submit_inquiry(subject, int(purpose), consent, bytes.fromhex(entry.entry_hash))
         self._metrics.reports.labels(purpose.label).inc()
-        return ReportAnswer(report, inquiry_id)
+        return ReportAnswer(report, inquiry_id, details)
+
+    def lender_names(self) -> dict[str, str]:
+        """Display names of the consortium's members by lower-case address, as the index has them."""
+        with self._factory() as session:
+            return {address.lower(): name for address, name in lender_names(session).items()}
 
     def verify(
         self, *, caller: str, lender: str, record: CreditEventIn, corrects_hash: bytes | None = None

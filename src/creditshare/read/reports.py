@@ -30,6 +30,7 @@ from creditshare.domain.report import (
     SubjectFacts,
     fold,
 )
+from creditshare.domain.report.details import ReportDetails, details
 
 
 def _columns(model: Any, fact: type[tuple[Any, ...]]) -> list[Any]:
@@ -89,3 +90,11 @@ def build_report(
     facts = load_facts(session, subject_key, as_of_block)
     names = lender_names(session, as_of_block)
     return fold(subject_key, facts, as_of_block=as_of_block, as_of_time=as_of_time, lender_names=names, policy=policy)
+
+
+def report_details(session: Session, report: CreditReport, policy: Policy) -> ReportDetails:
+    """What a person reading `report` needs beside it (`domain.report.details`), from the same facts: a second
+    read of the subject's rows, paid only by the console's human-paced requests."""
+    as_of = report.as_of.block_number
+    facts = load_facts(session, bytes.fromhex(report.subject_key.removeprefix("0x")), as_of)
+    return details(facts, report, lender_names(session, as_of), policy)

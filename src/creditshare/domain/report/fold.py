@@ -44,7 +44,7 @@ INQUIRY_WINDOWS = (30, 90, 180)
 RecordRef = tuple[str, bytes]  # (lender, record hash)
 
 
-def _years_before(when: dt.date, years: int) -> dt.date:
+def years_before(when: dt.date, years: int) -> dt.date:
     try:
         return when.replace(year=when.year - years)
     except ValueError:  # 29 February
@@ -195,7 +195,7 @@ def fold(
     as_of_day = as_of_dt.astimezone(CST).date()
     frame = _Frame(
         as_of_time=as_of_time,
-        cutoff_day=day_number(_years_before(as_of_day, policy.negative_info_years)),
+        cutoff_day=day_number(years_before(as_of_day, policy.negative_info_years)),
         window=Window.back_from(as_of_day, policy.history_months),
         verify_limit=policy.dispute_verification_days * 86_400,
     )

@@ -2,6 +2,7 @@
 
 from creditshare.core.db.tables.audit import AuditEntry
 from creditshare.core.db.tables.clients import ApiClient
+from creditshare.core.db.tables.console import BorrowerObjection, ConsoleSession, ConsoleUser
 from creditshare.core.db.tables.index import (
     IndexBlock,
     IndexCorrection,
@@ -19,6 +20,9 @@ __all__ = [
     "ApiClient",
     "AuditEntry",
     "Batch",
+    "BorrowerObjection",
+    "ConsoleSession",
+    "ConsoleUser",
     "IndexBlock",
     "IndexCorrection",
     "IndexDispute",
