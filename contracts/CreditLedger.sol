@@ -34,7 +34,7 @@ contract CreditLedger is ICreditLedger {
     /// @notice The most days past due a credit event may carry (100 years).
     uint16 public constant MAX_DAYS_PAST_DUE = 36_500;
     /// @notice The highest inquiry purpose code; codes run from 1 (domain/purposes.py).
-    uint8 public constant MAX_PURPOSE = 5;
+    uint8 public constant MAX_PURPOSE = 6;
 
     uint256 internal constant _LOAN_OPENED = 1;
     uint256 internal constant _OVERDUE = 3;

@@ -13,7 +13,7 @@ pragma solidity ^0.8.24;
  *                         1 LoanOpened, 2 Repayment, 3 Overdue, 4 Default, 5 Settled, 6 WrittenOff, 16 Inquiry.
  *                         Credit events: bytes 1-4 occurred-on day (days since 1970-01-01), bytes 5-12 amount in
  *                         fen (principal or outstanding), bytes 13-20 overdue amount in fen, bytes 21-22 days past
- *                         due, bytes 23-31 zero. Inquiries: byte 1 purpose code (1-5), bytes 2-31 zero.
+ *                         due, bytes 23-31 zero. Inquiries: byte 1 purpose code (1-6), bytes 2-31 zero.
  *
  * Every other member may be hostile or buggy, so the contract checks every field of the data word that it can
  * check from the word alone (see {recordBatch}): exactly the rules the gateway's own validation guarantees for its
@@ -96,8 +96,8 @@ interface ICreditLedger {
     /// @param daysPastDue Bytes 21-22: days past due.
     error LedgerInvalidAmounts(uint256 index, uint8 itemType, uint64 amountFen, uint64 overdueFen, uint16 daysPastDue);
 
-    /// @notice Thrown when an inquiry's purpose code is not one of 1-5 (loan application, post-loan management,
-    /// guarantee, dispute verification, regulatory).
+    /// @notice Thrown when an inquiry's purpose code is not one of 1-6 (loan application, post-loan management,
+    /// guarantee, dispute verification, regulatory, the person's own report).
     /// @param index The item's position in the batch.
     /// @param purpose The purpose byte.
     error LedgerInvalidPurpose(uint256 index, uint8 purpose);

@@ -29,6 +29,7 @@ from creditshare.keyshare.holder_set import HolderSet
 from creditshare.keyshare.shares import ShareSet
 from creditshare.keyshare.subject_keys import OprfSource, SubjectCache, derived_key
 from creditshare.read.audit import AuditLog
+from creditshare.read.borrower import BorrowerDesk
 from creditshare.read.follower import Follower
 from creditshare.read.health import Progress, Readiness, readiness
 from creditshare.read.provenance import ProvenanceChecker
@@ -105,6 +106,9 @@ class Gateway:
             audit=self.audit,
             inquiries=self.outbox,
             metrics=self.metrics,
+        )
+        self.borrowers = BorrowerDesk(
+            self.factory, self.queries, self.keys, self.audit, RecordCipher(derived_key(own_key, "objections"))
         )
         self.provenance = ProvenanceChecker(self.w3, self.deployment.ledger, self.deployment.registry)
         self.caller_limit = RateLimiter(settings.query_rate_per_minute)

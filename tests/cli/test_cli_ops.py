@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from web3 import Web3
 from creditshare.chain import governance
 from creditshare.chain.governance import MemberStatus, Role
 from creditshare.chain.rpc import rpc
+from creditshare.devtools import localnet
 from creditshare.devtools.devchain import free_port
 from tests.support import Consortium, credit_item
 from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
@@ -90,16 +92,39 @@ def test_chain_up_status_down(tmp_path: Path) -> None:
     assert not (tmp_path / "chain").exists() and not (tmp_path / "deployment.json").exists()
 
 
-def test_chain_status_from_a_gateways_settings_reports_its_node(
+def sourced(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`creditshare ARGS` in a shell that has sourced a gateway's env file, as the README says, and has no other
+    CREDITSHARE_* setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSHARE_")}
+    env["COLUMNS"] = "200"
+    command = f". {shlex.quote(str(env_file))} && exec {shlex.join([*CLI, *args])}"
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_chain_status_after_sourcing_gateway_env_reports_the_gateways_node(
     tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
 ) -> None:
-    """A gateway's HOME holds no chain of its own: after `. HOME/gateway.env`, `chain status` used to say "not
-    running" while the gateway's node ran. It reports the node at CREDITSHARE_RPC_URL."""
-    env = gateway_env(tmp_path, consortium, accounts[4])
-    status = run_cli(env, "chain", "status")
+    """A gateway's HOME holds no chain of its own: after `. HOME/gateway.env`, `chain status` said "not running"
+    (it only looked for HOME/chain.json) while the node at the gateway's CREDITSHARE_RPC_URL ran."""
+    rpc_url = str(consortium.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    gateway = localnet.GatewayEnv(tmp_path / "lender-1", accounts[4], rpc_url, consortium.deployment)
+
+    status = sourced(gateway.home / "gateway.env", "chain", "status")
+
     assert status.returncode == 0, status.stderr
-    assert "running" in status.stdout and "did not start" in status.stdout
-    assert env["CREDITSHARE_RPC_URL"] in status.stdout and consortium.deployment.registry in status.stdout
+    assert "running" in status.stdout and "a node this HOME did not start" in status.stdout, status.stdout
+    assert rpc_url in status.stdout and consortium.deployment.registry in status.stdout, status.stdout
+
+
+def test_chain_status_after_sourcing_gateway_env_names_the_node_that_does_not_answer(
+    tmp_path: Path, consortium: Consortium, accounts: list[LocalAccount]
+) -> None:
+    rpc_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    gateway = localnet.GatewayEnv(tmp_path / "lender-1", accounts[4], rpc_url, consortium.deployment)
+
+    line = one_line_error(sourced(gateway.home / "gateway.env", "chain", "status"), "not running", rpc_url)
+
+    assert f"the chain at {rpc_url} is not running" in line
 
 
 # ---------------------------------------------------------------------------------------------------- governance

@@ -96,8 +96,8 @@ def test_limits_match_the_gateway_rules(consortium: Consortium) -> None:
     assert f.EARLIEST_DAY().call() == EARLIEST_DAY == 7305
     assert f.MAX_FEN().call() == records.MAX_FEN == 10**15
     assert f.MAX_DAYS_PAST_DUE().call() == records.MAX_DAYS_PAST_DUE == 36_500
-    assert f.MAX_PURPOSE().call() == max(Purpose) == 5
-    assert [p.value for p in Purpose] == list(range(1, 6))
+    assert f.MAX_PURPOSE().call() == max(Purpose) == 6
+    assert [p.value for p in Purpose] == list(range(1, 7))
 
 
 # ---------------------------------------------------------------------------------------------------- day
@@ -231,7 +231,7 @@ def test_correct_record_padding_checked_too(consortium: Consortium, lender: Loca
 # ---------------------------------------------------------------------------------------------------- purposes
 
 
-@pytest.mark.parametrize("purpose", [0, 6, 16, 255])
+@pytest.mark.parametrize("purpose", [0, 7, 16, 255])
 def test_record_batch_inquiry_unknown_purpose_rejected(
     consortium: Consortium, lender: LocalAccount, purpose: int
 ) -> None:

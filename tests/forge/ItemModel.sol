@@ -89,7 +89,7 @@ library ItemModel {
         }
         if (f.itemType == INQUIRY && inquiryAllowed) {
             uint8 purpose = uint8(data >> 240);
-            if (purpose < 1 || purpose > 5) {
+            if (purpose < 1 || purpose > 6) {
                 return abi.encodeWithSelector(ICreditLedger.LedgerInvalidPurpose.selector, index, purpose);
             }
             if (data & ((1 << 240) - 1) != 0) {
@@ -114,10 +114,10 @@ library ItemModel {
         f.itemType = types[(r >> 8) % 8];
         if (f.itemType == 0) f.itemType = uint8(r >> 16);
         if (f.itemType == INQUIRY) {
-            uint256 edge = (r >> 32) % 4; // 0, 6 (one past the last code), 255 or any byte
+            uint256 edge = (r >> 32) % 4; // 0, 7 (one past the last code), 255 or any byte
             uint256 purpose = (r >> 24) % 4 != 0
-                ? 1 + (r >> 32) % 5
-                : edge == 0 ? 0 : edge == 1 ? 6 : edge == 2 ? 255 : uint8(r >> 34);
+                ? 1 + (r >> 32) % 6
+                : edge == 0 ? 0 : edge == 1 ? 7 : edge == 2 ? 255 : uint8(r >> 34);
             uint256 padding =
                 (r >> 40) % 4 != 0 ? 0 : (r >> 42) % 2 == 0 ? (r >> 48) & ((1 << 240) - 1) : 1 << ((r >> 48) % 240);
             item[3] = bytes32((uint256(INQUIRY) << 248) | (purpose << 240) | padding);

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from creditshare import __version__, console
 from creditshare.api import errors
 from creditshare.api.errors import error_body
-from creditshare.api.routes import events, health, reports, verify
+from creditshare.api.routes import borrower, events, health, reports, verify
 from creditshare.domain.records import CreditEventIn
 from creditshare.gateway import Gateway
 
@@ -40,6 +40,7 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(events.router)
     app.include_router(reports.router)
     app.include_router(verify.router)
+    app.include_router(borrower.router)
     app.include_router(health.router)
     console.install(app)
 

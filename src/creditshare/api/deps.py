@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from creditshare.api.errors import ApiError
 from creditshare.core.api_clients import Caller, Scope, authenticate
 from creditshare.gateway import Gateway
+from creditshare.read.borrower import BorrowerDesk
 from creditshare.read.queries import Queries
 from creditshare.write.outbox import Outbox
 
@@ -31,6 +32,13 @@ async def get_outbox(gateway: GatewayDep) -> Outbox:
 
 
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
+
+
+async def get_borrowers(gateway: GatewayDep) -> BorrowerDesk:
+    return gateway.borrowers
+
+
+BorrowersDep = Annotated[BorrowerDesk, Depends(get_borrowers)]
 
 
 async def get_queries(gateway: GatewayDep) -> Queries:
@@ -86,6 +94,7 @@ def require(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:
 SubmitterDep = Annotated[Caller, Depends(require(Scope.SUBMIT))]
 QueryDep = Annotated[Caller, Depends(require(Scope.QUERY))]
 VerifyDep = Annotated[Caller, Depends(require(Scope.VERIFY))]
+BorrowerServiceDep = Annotated[Caller, Depends(require(Scope.BORROWER_SERVICE))]
 
 
 async def rate_limited(gateway: GatewayDep, caller: CallerDep) -> None:

@@ -7,6 +7,8 @@ the per-record outcomes).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from creditshare.domain.identity import InvalidIdentity
 from creditshare.domain.json_input import OversizeNumber
 from creditshare.keyshare.errors import KeyshareUnavailable
+from creditshare.read.queries import IndexNotReady, LenderNotActive
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +92,17 @@ def _answer(exc: ApiError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     body = error_body(exc.code, exc.message, exc.field, **exc.extra)
     return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+@contextmanager
+def query_errors() -> Iterator[None]:
+    """What a report request can fail with, as the API's errors (the report and own-report routes)."""
+    try:
+        yield
+    except InvalidIdentity as exc:
+        field = "id_type" if exc.code == "invalid_id_type" else "id_number"
+        raise ApiError(422, exc.code, str(exc), field) from None
+    except IndexNotReady as exc:
+        raise ApiError(503, "index_not_ready", str(exc)) from None
+    except LenderNotActive as exc:
+        raise ApiError(503, "lender_not_active", str(exc)) from None

@@ -67,27 +67,40 @@ def chain_down(
 
 @chain_app.command("status")
 def chain_status() -> None:
-    """Whether the chain the settings point at runs (the local chain of this HOME, else the node at
-    CREDITSHARE_RPC_URL), its head block, and whether the deployment is on it."""
+    """Whether the chain the settings point at runs, its head block, and whether the deployment is on it: the node
+    at CREDITSHARE_RPC_URL when that is set (a gateway's `HOME/gateway.env` sets it), else the local chain of this
+    HOME (`chain up`)."""
     from creditshare.chain.rpc import rpc
 
     settings = Settings.from_env()
     record = ChainRecord.load(settings.home)
     table = Table(title="chain", show_header=False)
-    table.add_row("data folder", str(settings.home / "chain"))
-    rpc_url = record.rpc_url if record is not None else settings.rpc_url
+    # A gateway's HOME holds no chain of its own (no HOME/chain.json): looking only there said "not running" while
+    # the node its CREDITSHARE_RPC_URL names ran. Every other command uses that URL, so status checks it too.
+    if "rpc_url" in settings.model_fields_set:
+        rpc_url = settings.rpc_url
+    elif record is not None:
+        rpc_url = record.rpc_url
+    else:
+        table.add_row("data folder", str(settings.home / "chain"))
+        table.add_row("state", "[yellow]stopped[/]")
+        console.print(table)
+        raise ConfigError(
+            f"the local chain of {settings.home} is not running; start it with `creditshare chain up --detach` "
+            "(or set CREDITSHARE_RPC_URL to the node to use)"
+        )
+    table.add_row("RPC URL", rpc_url)
     try:
         w3 = connect(rpc_url, timeout=3.0)
     except ChainUnavailable:
         table.add_row("state", "[yellow]stopped[/]")
         console.print(table)
-        raise ConfigError(
-            f"the chain is not running (nothing answers at {rpc_url}); start it with `creditshare chain up --detach`"
-        ) from None
-    # A gateway's HOME (`. HOME/gateway.env`) holds no chain of its own: the node it uses is the one to report.
-    started = f"pid {record.pid}" if record is not None else "a node this HOME did not start"
-    table.add_row("state", f"[green]running[/] ({started})")
-    table.add_row("RPC URL", rpc_url)
+        raise ConfigError(f"the chain at {rpc_url} is not running (no node answers there)") from None
+    if record is not None and record.rpc_url == rpc_url:
+        table.add_row("state", f"[green]running[/] (the local chain of this HOME, pid {record.pid})")
+        table.add_row("data folder", record.data_dir or str(settings.home / "chain"))
+    else:
+        table.add_row("state", "[green]running[/] (a node this HOME did not start)")
     table.add_row("chain id", str(int(rpc(w3, "eth_chainId", []), 16)))
     table.add_row("head block", str(int(rpc(w3, "eth_blockNumber", []), 16)))
     try:

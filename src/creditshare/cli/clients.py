@@ -20,7 +20,7 @@ clients_app = typer.Typer(help="API clients of this gateway and their scopes.", 
 @clients_app.command("add")
 def clients_add(
     name: Annotated[str, typer.Option(help="Client name (unique).")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: submit, query, verify, admin.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: submit, query, verify, admin, borrower_service.")],
 ) -> None:
     """Create an API client and print its key once (only its hash is stored)."""
     parsed = Scope.parse(scopes)

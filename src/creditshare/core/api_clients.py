@@ -25,6 +25,7 @@ class Scope(StrEnum):
     QUERY = "query"  # POST /v1/reports
     VERIFY = "verify"  # POST /v1/verify
     ADMIN = "admin"  # operational endpoints
+    BORROWER_SERVICE = "borrower_service"  # POST /v1/borrower/*: a person's own report and objections
 
     @classmethod
     def parse(cls, text: str) -> frozenset[Scope]:

@@ -118,7 +118,7 @@ def prepare_gateways(
         env = GatewayEnv(home / f"lender-{i + 1}", account, rpc_url, deployment, port=first_port + i)
         key_file = env.home / "demo-api-key"
         if not key_file.exists():
-            key_file.write_text(env.add_client("demo", "submit,query,verify,admin"))
+            key_file.write_text(env.add_client("demo", "submit,query,verify,admin,borrower_service"))
             key_file.chmod(0o600)
         password_file = env.home / "demo-console-password"
         if not password_file.exists():

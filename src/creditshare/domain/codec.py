@@ -26,7 +26,7 @@ MAX_DAYS_PAST_DUE = 36_500
 #: Earliest day a credit event may have happened on (the ledger checks it too).
 EARLIEST_DATE = dt.date(1990, 1, 1)
 #: The ledger's Purpose codes of inquiries (mirrors `domain.purposes.Purpose`).
-PURPOSE_CODES = range(1, 6)
+PURPOSE_CODES = range(1, 7)
 
 
 class ItemType(IntEnum):

@@ -13,6 +13,7 @@ class Purpose(IntEnum):
     GUARANTEE = 3
     DISPUTE_VERIFICATION = 4
     REGULATORY = 5
+    OWN_REPORT = 6  # the person's own request (征信业管理条例 art. 17): never an application, free twice a year
 
     @property
     def label(self) -> str:

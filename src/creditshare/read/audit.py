@@ -55,7 +55,7 @@ class AuditLog:
         self,
         *,
         caller: str,
-        action: Literal["report", "verify"],
+        action: Literal["report", "verify", "objection"],
         purpose: str | None,
         consent_hash: str | None,
         subject_key: str | None,

@@ -9,11 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from creditshare.api.body import JsonBodyRoute
 from creditshare.api.deps import QueriesDep, QueryDep, RateLimitDep
-from creditshare.api.errors import ApiError
+from creditshare.api.errors import query_errors
 from creditshare.api.schemas import ReportRequest, ReportResponse
-from creditshare.domain.identity import InvalidIdentity
 from creditshare.domain.purposes import Purpose
-from creditshare.read.queries import IndexNotReady, LenderNotActive
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=JsonBodyRoute)
 
@@ -26,7 +24,7 @@ async def create_report(
     queues an inquiry for the chain — the answer does not wait for that transaction."""
 
     def work() -> ReportResponse:
-        try:
+        with query_errors():
             answer = queries.credit_report(
                 caller=caller.name,
                 id_type=body.id_type,
@@ -34,13 +32,6 @@ async def create_report(
                 purpose=Purpose[body.purpose.upper()],
                 consent_ref=body.consent_ref,
             )
-        except InvalidIdentity as exc:
-            field = "id_type" if exc.code == "invalid_id_type" else "id_number"
-            raise ApiError(422, exc.code, str(exc), field) from None
-        except IndexNotReady as exc:
-            raise ApiError(503, "index_not_ready", str(exc)) from None
-        except LenderNotActive as exc:
-            raise ApiError(503, "lender_not_active", str(exc)) from None
         return ReportResponse(**answer.report.model_dump(), inquiry_event_id=answer.inquiry_event_id)
 
     return await run_in_threadpool(work)

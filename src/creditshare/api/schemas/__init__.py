@@ -1,5 +1,11 @@
 """Every request and response model of the API, one module per resource (separate from storage models)."""
 
+from creditshare.api.schemas.borrower import (
+    ObjectionRequest,
+    ObjectionResponse,
+    OwnReportResponse,
+    VerifiedPerson,
+)
 from creditshare.api.schemas.events import EventError, EventStatus, RecordResult, SubmitResponse
 from creditshare.api.schemas.health import Health, Readiness
 from creditshare.api.schemas.reports import PurposeName, ReportRequest, ReportResponse
@@ -9,12 +15,16 @@ __all__ = [
     "EventError",
     "EventStatus",
     "Health",
+    "ObjectionRequest",
+    "ObjectionResponse",
+    "OwnReportResponse",
     "PurposeName",
     "Readiness",
     "RecordResult",
     "ReportRequest",
     "ReportResponse",
     "SubmitResponse",
+    "VerifiedPerson",
     "VerifyRequest",
     "VerifyResult",
 ]
