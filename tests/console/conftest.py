@@ -25,6 +25,7 @@ def site(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """A headless Chromium with a fresh profile for the module's tests (Debian's, through Debian's chromedriver)."""
     started = Browser()
     yield started
     started.quit()

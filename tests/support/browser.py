@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -38,7 +39,11 @@ class Browser:
         ):
             options.add_argument(argument)
         options.add_experimental_option("prefs", {"intl.accept_languages": language})
-        self.driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        try:
+            self.driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        except BaseException:
+            self._profile.cleanup()
+            raise
         self.folder = SCREENSHOTS
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -58,7 +63,12 @@ class Browser:
         element: WebElement = WebDriverWait(self.driver, timeout).until(located)
         return element
 
+    def cookies(self) -> dict[str, dict[str, Any]]:
+        """The cookies of the current page's site by name (each with its `httpOnly`, `sameSite`, `path`…)."""
+        return {cookie["name"]: cookie for cookie in self.driver.get_cookies()}
+
     def clear_cookies(self) -> None:
+        """Forget the cookies of the current page's site (signed out)."""
         self.driver.delete_all_cookies()
 
     def quit(self) -> None:
