@@ -183,6 +183,12 @@ def test_a_form_without_its_csrf_token_is_refused(fresh: Browser, site: ConsoleS
 
 
 def test_auditor_view(fresh: Browser, site: ConsoleSite) -> None:
+    sign_in(fresh, site, "uw")  # a report by the underwriter, for the auditor to find
+    fresh.wait_for("#query-form")
+    fill_query(fresh, BORROWER, "C-for-the-auditor")
+    fresh.driver.find_element(By.ID, "submit-query").click()
+    fresh.wait_for("#report")
+    fresh.clear_cookies()
     sign_in(fresh, site, "aud")
     fresh.wait_for("#audit-table")
     assert fresh.driver.find_element(By.ID, "audit-status").get_attribute("data-ok") == "true"
