@@ -4,7 +4,7 @@ reverts with the exact custom error, and everything the gateway's own validation
 Every other member may be hostile or buggy. The ledger checks each data word against the rules the gateway applies
 to its own records (`domain.records`: `CreditEventIn` and `check_rules`): the day between 1990-01-01 and the
 block's day + 1, amounts within 10^15 fen and days past due within 36,500, what each type allows, zero unused
-bytes, and inquiry purposes 1-5. Before issue 11 it checked only the keys and the type byte.
+bytes, and inquiry purposes 1-6. Before issue 11 it checked only the keys and the type byte.
 """
 
 from __future__ import annotations

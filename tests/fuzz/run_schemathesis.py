@@ -49,6 +49,7 @@ RUNS = {
     "submit": ("^/v1/events", 1.0),
     "query": ("^/v1/reports$", 3.0),
     "verify": ("^/v1/verify$", 3.0),
+    "borrower_service": ("^/v1/borrower/", 1.5),
     "admin": (".", 0.25),
 }
 LENDER = 3  # dev account of the one admitted lender (0-2 are the governors)

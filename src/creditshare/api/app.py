@@ -92,8 +92,9 @@ _ERROR_SCHEMA = {
     },
 }
 #: The operations whose body is JSON (they answer 400 for a body that is not).
-_JSON_BODY = {"POST /v1/events", "POST /v1/reports", "POST /v1/verify"}
-_QUERIES = {"POST /v1/reports", "POST /v1/verify"}
+_BORROWER = {"POST /v1/borrower/report", "POST /v1/borrower/objections"}
+_JSON_BODY = {"POST /v1/events", "POST /v1/reports", "POST /v1/verify"} | _BORROWER
+_QUERIES = {"POST /v1/reports", "POST /v1/verify", "POST /v1/borrower/report"}
 
 #: Every error status an operation can answer, with the operations that can ("v1": every /v1 operation, "all":
 #: every operation). 404 and 405 for an unknown path or method are not an operation's answers.
@@ -101,7 +102,11 @@ _ERRORS: dict[str, tuple[str, str | set[str]]] = {
     "400": ("The body is not UTF-8 JSON, or is nested too deeply (`invalid_json`)", _JSON_BODY),
     "401": ("No API key, or an unknown or revoked one (`unauthorized`)", "v1"),
     "403": ("The API key lacks the operation's scope (`forbidden`)", "v1"),
-    "404": ("No such event of this lender (`not_found`)", {"GET /v1/events/{event_id}"}),
+    "404": (
+        "No such event of this lender (`not_found`), or an objection's record is not in the person's report "
+        "(`event_not_found`)",
+        {"GET /v1/events/{event_id}", "POST /v1/borrower/objections"},
+    ),
     "413": (
         "The body is over the size limit (`body_too_large`, any route), or holds more than 1,000 records "
         "(`too_many_records`)",
@@ -111,13 +116,13 @@ _ERRORS: dict[str, tuple[str, str | set[str]]] = {
     "429": (
         "Query rate of this API key or of this gateway exceeded (`rate_limited`), or this lender's evaluation quota "
         "at the key-share holders used up (`keyshare_quota_exceeded`)",
-        _QUERIES | {"POST /v1/events"},
+        _QUERIES | {"POST /v1/events", "POST /v1/borrower/objections"},
     ),
     "503": (
         "Not ready: the index has not synced a block yet (`index_not_ready`), this gateway's lender is not an "
         "active member (`lender_not_active`, also when the key-share holders refuse it), or fewer than t key-share "
         "holders answered (`keyshare_unavailable`; nothing was stored); retry later",
-        _QUERIES | {"POST /v1/events"},
+        _QUERIES | {"POST /v1/events", "POST /v1/borrower/objections"},
     ),
 }
 _WWW_AUTHENTICATE = {

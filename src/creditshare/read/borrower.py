@@ -4,7 +4,8 @@
 An own report is a report like any other — audited, and recorded on chain as an inquiry — but with its own
 purpose code (`Purpose.OWN_REPORT`), which no report counts as a credit application. Two a calendar year (China
 Standard Time) are free across the whole consortium: the count comes from the chain (every lender's own-report
-inquiries about the person) plus this gateway's own requests not indexed yet.
+inquiries about the person, as indexed) plus this gateway's own requests whose inquiry the index does not hold yet
+(this one among them), matched by hash so that none counts twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.core.clock import CST, utcnow
@@ -40,6 +41,8 @@ class EventNotFound(CreditShareError):
 
 @dataclass(frozen=True)
 class OwnReport:
+    """The report with its details, and the year's allowance as it stands after this request."""
+
     answer: ReportAnswer
     free_reports_left: int
     fee_may_apply: bool
@@ -47,6 +50,8 @@ class OwnReport:
 
 @dataclass(frozen=True)
 class Objection:
+    """A filed objection, as the person's channel shows it back to them."""
+
     reference: str
     event_id: int
     record_hash: bytes
@@ -79,11 +84,9 @@ class BorrowerDesk:
             consent_ref=f"own-report:{verification_ref}",
             detailed=True,
         )
-        report = answer.report
-        subject = bytes.fromhex(report.subject_key.removeprefix("0x"))
-        as_of = report.as_of.block_time
+        subject = bytes.fromhex(answer.report.subject_key.removeprefix("0x"))
         with self._factory() as session:
-            used = _own_reports_since(session, subject, _year_start(as_of), as_of)  # this one included
+            used = own_reports_this_year(session, subject, utcnow())  # this one included
         return OwnReport(answer, max(0, FREE_OWN_REPORTS_PER_YEAR - used), used > FREE_OWN_REPORTS_PER_YEAR)
 
     def object(self, *, caller: str, id_type: str, id_number: str, record_hash: bytes, statement: str) -> Objection:
@@ -124,26 +127,33 @@ class BorrowerDesk:
         return Objection(reference, int(event_id), record_hash, now, row.due_at, "open")
 
 
-def _year_start(as_of: dt.datetime) -> dt.datetime:
-    """1 January 00:00 in China Standard Time of the year `as_of` falls in."""
-    return dt.datetime(as_of.astimezone(CST).year, 1, 1, tzinfo=CST)
+def _year_start(now: dt.datetime) -> dt.datetime:
+    """1 January 00:00 in China Standard Time of the year `now` falls in."""
+    return dt.datetime(now.astimezone(CST).year, 1, 1, tzinfo=CST)
 
 
-def _own_reports_since(session: Session, subject: bytes, since: dt.datetime, as_of: dt.datetime) -> int:
-    """Own reports of `subject` since `since`: the consortium's, on chain up to the index's as-of block, plus this
-    gateway's audited requests after that block's time (their inquiries are not indexed yet)."""
-    on_chain = session.scalar(
-        select(func.count()).where(
+def own_reports_this_year(session: Session, subject: bytes, now: dt.datetime) -> int:
+    """Own reports of `subject` in the calendar year (CST) of `now`: every member's on chain, as indexed, plus this
+    gateway's audited requests whose inquiry the index does not hold yet.
+
+    An own report's inquiry carries its audit entry's hash as its record hash, so an audited request is counted
+    from the chain once its inquiry is indexed and never twice, whatever the chain's and the gateway's clocks say.
+    """
+    since = _year_start(now)
+    on_chain = session.scalars(
+        select(IndexInquiry.inquiry_hash).where(
             IndexInquiry.subject_key == subject,
             IndexInquiry.purpose == int(Purpose.OWN_REPORT),
             IndexInquiry.block_time >= int(since.timestamp()),
         )
-    )
-    pending = session.scalar(
-        select(func.count()).where(
+    ).all()
+    audited = session.scalars(
+        select(AuditEntry.entry_hash).where(
             AuditEntry.subject_key == subject.hex(),
+            AuditEntry.action == "report",
             AuditEntry.purpose == Purpose.OWN_REPORT.label,
-            AuditEntry.at > as_of.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            AuditEntry.at >= since.astimezone(dt.UTC).isoformat(timespec="microseconds"),
         )
-    )
-    return int(on_chain or 0) + int(pending or 0)
+    ).all()
+    indexed = set(on_chain)
+    return len(on_chain) + sum(1 for entry in audited if bytes.fromhex(entry) not in indexed)

@@ -67,10 +67,11 @@ async def own_report(
     summary="File the person's objection against one event of their report",
 )
 async def file_objection(
-    body: Annotated[ObjectionRequest, Body()], caller: BorrowerServiceDep, desk: BorrowersDep
+    body: Annotated[ObjectionRequest, Body()], caller: BorrowerServiceDep, desk: BorrowersDep, _: None = RateLimitDep
 ) -> ObjectionResponse:
     """The objection is kept by this lender (the statement sealed) with a tracking reference; it must be answered
-    within 20 days (征信业管理条例 art. 25)."""
+    within 20 days (征信业管理条例 art. 25). Rate-limited like reports: each answer tells whether a record belongs to
+    an ID."""
 
     def work() -> ObjectionResponse:
         try:
