@@ -131,7 +131,7 @@ def honest(item_type: ItemType, amount: int, overdue: int, dpd: int) -> tuple[in
 event_specs = st.builds(
     EventSpec, st.integers(0, SUBJECTS - 1), st.integers(0, LOANS - 1), credit_types, days_ago, amounts, amounts, dpds
 )
-inquiry_specs = st.builds(InquirySpec, st.integers(0, SUBJECTS - 1), st.integers(1, 5))
+inquiry_specs = st.builds(InquirySpec, st.integers(0, SUBJECTS - 1), st.integers(1, 6))
 batch_steps = st.builds(
     BatchStep, st.integers(0, 2), st.lists(st.one_of(event_specs, event_specs, inquiry_specs), min_size=1, max_size=6)
 )

@@ -111,7 +111,7 @@ class EventWord:
 
 @dataclass(frozen=True)
 class InquiryWord:
-    """An inquiry's data word: type 16, a purpose byte (1-5 are known) and padding (< 2^240)."""
+    """An inquiry's data word: type 16, a purpose byte (1-6 are known) and padding (< 2^240)."""
 
     purpose: int
     padding: int
@@ -252,7 +252,7 @@ wild_event_words = st.builds(
     weighted((2, st.just(0)), (1, _dpd), (1, st.integers(0, MAX_U16))),
     weighted((2, st.just(0)), (1, st.integers(1, 2**72 - 1))),
 )
-valid_inquiry_words = st.builds(InquiryWord, st.integers(1, 5), st.just(0))
+valid_inquiry_words = st.builds(InquiryWord, st.integers(1, 6), st.just(0))
 wild_inquiry_words = st.builds(
     InquiryWord, st.integers(0, 255), weighted((1, st.just(0)), (1, st.integers(1, 2**240 - 1)))
 )

@@ -18,7 +18,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
     consent_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     result_size: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # one successor per entry: no forks
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
