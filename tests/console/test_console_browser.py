@@ -11,9 +11,7 @@ import re
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
 
 from creditshare.console.formatting import yuan
 from tests.support.browser import Browser
@@ -30,9 +28,7 @@ def sign_in(browser: Browser, site: ConsoleSite, username: str, password: str | 
     browser.driver.find_element(By.ID, "username").clear()
     browser.driver.find_element(By.ID, "username").send_keys(username)
     browser.driver.find_element(By.ID, "password").send_keys(password or PASSWORDS[username])
-    old = browser.driver.find_element(By.TAG_NAME, "html")
-    browser.driver.find_element(By.ID, "sign-in").click()
-    WebDriverWait(browser.driver, 10).until(expected_conditions.staleness_of(old))
+    browser.click_and_wait_for_page(browser.driver.find_element(By.ID, "sign-in"))
 
 
 def fill_query(browser: Browser, id_number: str, consent_ref: str = "C-browser") -> None:
@@ -90,7 +86,7 @@ def test_report_of_a_multi_lending_borrower_equals_the_json_api(fresh: Browser, 
     sign_in(fresh, site, "uw")
     fresh.wait_for("#query-form")
     fill_query(fresh, BORROWER, "C-browser-report")
-    fresh.driver.find_element(By.ID, "submit-query").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "submit-query"))
     fresh.wait_for("#report")
     api = site.api_report(BORROWER, "C-browser-api")
     for section in ("report-header", "summary", "loans", "adverse", "disputes", "inquiries", "provenance"):
@@ -142,12 +138,12 @@ def test_report_of_a_multi_lending_borrower_equals_the_json_api(fresh: Browser, 
 def test_language_switch(fresh: Browser, site: ConsoleSite) -> None:
     sign_in(fresh, site, "uw")
     fresh.wait_for("#query-form")
-    fresh.driver.find_element(By.ID, "lang-switch").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "lang-switch"))
     fresh.wait_for("#query-form")
     assert text(fresh, "h1") == "Credit report query"
     assert fresh.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     fresh.screenshot("09-query-english")
-    fresh.driver.find_element(By.ID, "lang-switch").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "lang-switch"))
     fresh.wait_for("#query-form")
     assert text(fresh, "h1") == "个人信用报告查询"
 
@@ -155,7 +151,7 @@ def test_language_switch(fresh: Browser, site: ConsoleSite) -> None:
 def test_sign_out_and_an_expired_session(fresh: Browser, site: ConsoleSite) -> None:
     sign_in(fresh, site, "uw")
     fresh.wait_for("#query-form")
-    fresh.driver.find_element(By.ID, "logout").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "logout"))
     assert text(fresh, "#notice") == "已退出登录"
     fresh.driver.get(site.url)
     fresh.wait_for("#login-form")  # the old cookie no longer opens anything
@@ -176,7 +172,7 @@ def test_a_form_without_its_csrf_token_is_refused(fresh: Browser, site: ConsoleS
     audit_before = site.sql("SELECT count(*) FROM audit_log")[0][0]
     fill_query(fresh, BORROWER, "C-no-csrf")
     fresh.driver.execute_script("document.querySelector('#query-form input[name=csrf_token]').remove()")
-    fresh.driver.find_element(By.ID, "submit-query").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "submit-query"))
     assert "CSRF" in text(fresh, "#refused")
     fresh.screenshot("12-csrf-refused")
     assert site.sql("SELECT count(*) FROM audit_log")[0][0] == audit_before
@@ -186,14 +182,14 @@ def test_auditor_view(fresh: Browser, site: ConsoleSite) -> None:
     sign_in(fresh, site, "uw")  # a report by the underwriter, for the auditor to find
     fresh.wait_for("#query-form")
     fill_query(fresh, BORROWER, "C-for-the-auditor")
-    fresh.driver.find_element(By.ID, "submit-query").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "submit-query"))
     fresh.wait_for("#report")
     fresh.clear_cookies()
     sign_in(fresh, site, "aud")
     fresh.wait_for("#audit-table")
     assert fresh.driver.find_element(By.ID, "audit-status").get_attribute("data-ok") == "true"
     fresh.driver.find_element(By.ID, "f-person").send_keys("console:uw")
-    fresh.driver.find_element(By.ID, "f-submit").click()
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "f-submit"))
     fresh.wait_for("#audit-table")
     callers = {c.text for c in fresh.driver.find_elements(By.CSS_SELECTOR, "#audit-table td.caller")}
     assert callers == {"console:uw"}

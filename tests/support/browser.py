@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
@@ -66,6 +67,18 @@ class Browser:
     def cookies(self) -> dict[str, dict[str, Any]]:
         """The cookies of the current page's site by name (each with its `httpOnly`, `sameSite`, `path`…)."""
         return {cookie["name"]: cookie for cookie in self.driver.get_cookies()}
+
+    def click_and_wait_for_page(self, element: WebElement, timeout: float = 10) -> None:
+        """Click `element` and wait until the browser has loaded the next page. A mark left on the old page's
+        window tells (asking the old page's elements whether they are stale races with the navigation in
+        Chromium: "Node with given id does not belong to the document")."""
+        self.driver.execute_script("window.__creditshareOldPage = true")
+        element.click()
+        WebDriverWait(self.driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: driver.execute_script(
+                "return window.__creditshareOldPage === undefined && document.readyState === 'complete'"
+            )
+        )
 
     def clear_cookies(self) -> None:
         """Forget the cookies of the current page's site (signed out)."""
