@@ -5,13 +5,15 @@ A holder that is down, slow (past `timeout`), refuses, or answers with a proof t
 registered share key is skipped for this round and the next holder is asked; fewer than t good answers raise
 `KeyshareUnavailable` (nothing was learnt, nothing is stored). A round still short of answers after `hedge_after`
 seconds also asks the next holder (a hedged request): one slow holder then costs a report milliseconds, not the
-timeout, at the price of an occasional extra evaluation.
+timeout, at the price of an occasional extra evaluation. Hedges are budgeted (`HedgeBudget`: about one round in
+ten): when every round is slow because the holders are overloaded, hedging would only add to their load.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -44,6 +46,27 @@ from creditshare.keyshare.wire import (
 )
 
 
+class HedgeBudget:
+    """A token bucket of hedged requests: each round earns `rate` of a hedge, each hedge spends one, and at most
+    `burst` are saved up. So hedges stay near `rate` of the rounds however slow the holders get (the "tail at
+    scale" rule: hedge the slowest few percent, never everything)."""
+
+    def __init__(self, rate: float = 0.1, burst: float = 10.0) -> None:
+        self._rate, self._burst, self._tokens = rate, burst, burst
+        self._lock = threading.Lock()
+
+    def earn(self) -> None:
+        with self._lock:
+            self._tokens = min(self._burst, self._tokens + self._rate)
+
+    def spend(self) -> bool:
+        with self._lock:
+            if self._tokens < 1 - 1e-9:  # ten earnings of 0.1 add up to 0.999…
+                return False
+            self._tokens -= 1
+            return True
+
+
 @dataclass(frozen=True)
 class _Outcome:
     holder: Holder
@@ -70,6 +93,7 @@ class KeyshareClient:
         self._signer = signer
         self._timeout = timeout
         self._hedge_after = hedge_after
+        self._hedges = HedgeBudget()
         self._http = http or httpx.Client(timeout=timeout)
         self._clock = clock
         self._observe = observe  # (holder index, outcome) of every answer, for the gateway's metrics
@@ -103,6 +127,7 @@ class KeyshareClient:
         verified: list[VerifiedPartial] = []
         failures: list[_Outcome] = []
         hedges = 0  # holders asked beyond the t - verified still needed, because the round was slow
+        self._hedges.earn()
         while len(verified) < t:
             while waiting and len(running) < t - len(verified) + hedges:
                 running.add(self._pool.submit(self._ask, waiting.pop(0), body, blinded))
@@ -110,7 +135,9 @@ class KeyshareClient:
                 break
             hedge = self._hedge_after if waiting else None
             done, running = wait(running, timeout=hedge, return_when=FIRST_COMPLETED)
-            if not done:
+            if not done and not self._hedges.spend():
+                done, running = wait(running, return_when=FIRST_COMPLETED)  # no hedge left: wait as unhedged
+            elif not done:
                 hedges += 1
             for future in done:
                 outcome = future.result()
