@@ -734,9 +734,9 @@ def record_days(
                         flush()  # the disputed record is still in the buffer
                     address = lender.account.address
                     calldata = (
-                        ledger.encode_abi("resolveDispute", args=[address, h, outcome])
+                        ledger.encode_abi("resolveDispute", args=[address, h, 1, (1).to_bytes(32, "big")])
                         if outcome
-                        else ledger.encode_abi("openDispute", args=[address, h])
+                        else ledger.encode_abi("openDispute", args=[address, h, h])
                     )
                     send(i, bytes(Web3.to_bytes(hexstr=calldata)), 200_000, "disputes")
             if buffer:

@@ -17,6 +17,9 @@ import {ICreditLedger} from "./interfaces/ICreditLedger.sol";
  * - One slot per batch keeps the digest of its record hashes. That is what lets {correctRecord} check on chain
  *   that only the recording lender corrects a record: ~22.1k gas per batch (~86 gas per item at 256 items),
  *   versus ~22.1k per item for a record-to-lender mapping.
+ * - Any active lender opens a dispute on any lender's record, on the borrower's behalf, with the objection's
+ *   hash; only the recording lender or a governor closes it. A daily quota per opener (one slot per member) bounds
+ *   what a hostile member can flag, and every opening carries the opener's counts so abuse is visible.
  * - Membership and the emergency pause live in the {ConsortiumRegistry}; they are read on every write, so a
  *   suspension or pause takes effect from the next block.
  * - Every other member may be hostile or buggy, so each item's data word is checked field by field against what
@@ -35,6 +38,8 @@ contract CreditLedger is ICreditLedger {
     uint16 public constant MAX_DAYS_PAST_DUE = 36_500;
     /// @notice The highest inquiry purpose code; codes run from 1 (domain/purposes.py).
     uint8 public constant MAX_PURPOSE = 6;
+    /// @notice Most disputes one member may open per day (UTC): bounds what a hostile member can flag.
+    uint32 public constant MAX_DISPUTES_PER_DAY = 500;
 
     uint256 internal constant _LOAN_OPENED = 1;
     uint256 internal constant _OVERDUE = 3;
@@ -56,10 +61,24 @@ contract CreditLedger is ICreditLedger {
     mapping(address lender => uint64 nextSeq) private _nextSeq;
     mapping(address lender => mapping(uint64 seq => bytes32 digest)) private _batchDigests;
     mapping(address lender => mapping(bytes32 recordHash => bool open)) private _disputes;
+    mapping(address opener => OpenerTally) private _openers;
+
+    /// @dev Disputes a member opened: on `day` (days since 1970-01-01, UTC) and ever. One slot.
+    struct OpenerTally {
+        uint32 day;
+        uint32 today;
+        uint64 total;
+    }
 
     /// @dev Reverts unless the consortium is running and the caller is an active lender.
     modifier onlyActiveLender() {
         _checkLender(msg.sender);
+        _;
+    }
+
+    /// @dev Reverts unless the consortium is running and the caller is an active lender or governor.
+    modifier onlyDisputeOpener() {
+        _checkDisputeOpener();
         _;
     }
 
@@ -134,22 +153,25 @@ contract CreditLedger is ICreditLedger {
     }
 
     /// @inheritdoc ICreditLedger
-    function openDispute(address lender, bytes32 recordHash) external onlyDisputeParty(lender) {
+    function openDispute(address lender, bytes32 recordHash, bytes32 objectionHash) external onlyDisputeOpener {
+        if (objectionHash == bytes32(0)) revert LedgerDisputeMissingHash();
         if (_disputes[lender][recordHash]) revert LedgerDisputeAlreadyOpen(lender, recordHash);
+        OpenerTally memory tally = _countOpening(msg.sender);
         _disputes[lender][recordHash] = true;
-        emit DisputeOpened(lender, recordHash, msg.sender);
+        emit DisputeOpened(lender, recordHash, msg.sender, objectionHash, tally.today, tally.total);
     }
 
     /// @inheritdoc ICreditLedger
-    function resolveDispute(address lender, bytes32 recordHash, DisputeOutcome outcome)
+    function resolveDispute(address lender, bytes32 recordHash, DisputeOutcome outcome, bytes32 detail)
         external
         onlyDisputeParty(lender)
     {
         if (!_disputes[lender][recordHash] || outcome == DisputeOutcome.None) {
             revert LedgerDisputeNotOpen(lender, recordHash);
         }
+        if (detail == bytes32(0)) revert LedgerDisputeMissingHash();
         _disputes[lender][recordHash] = false;
-        emit DisputeResolved(lender, recordHash, msg.sender, outcome);
+        emit DisputeResolved(lender, recordHash, msg.sender, outcome, detail);
     }
 
     // ------------------------------------------------------------------ views
@@ -170,6 +192,13 @@ contract CreditLedger is ICreditLedger {
     }
 
     /// @inheritdoc ICreditLedger
+    function disputesOpenedBy(address opener) external view returns (uint32 today, uint64 total) {
+        OpenerTally memory tally = _openers[opener];
+        today = tally.day == _today() ? tally.today : 0;
+        total = tally.total;
+    }
+
+    /// @inheritdoc ICreditLedger
     function registry() external view returns (address) {
         return address(_registry);
     }
@@ -180,6 +209,35 @@ contract CreditLedger is ICreditLedger {
     function _checkLender(address account) internal view {
         if (_registry.paused()) revert LedgerPaused();
         if (!_registry.isActive(account, IConsortiumRegistry.Role.Lender)) revert LedgerNotActiveLender(account);
+    }
+
+    /// @dev Reverts with {LedgerPaused} or {LedgerNotDisputeParty} unless the caller is an active lender or an
+    /// active governor.
+    function _checkDisputeOpener() internal view {
+        if (_registry.paused()) revert LedgerPaused();
+        if (
+            !_registry.isActive(msg.sender, IConsortiumRegistry.Role.Lender)
+                && !_registry.isActive(msg.sender, IConsortiumRegistry.Role.Governor)
+        ) {
+            revert LedgerNotDisputeParty(msg.sender);
+        }
+    }
+
+    /// @dev Counts one more dispute opened by `opener` today, reverting with {LedgerDisputeQuotaExceeded} past the
+    /// daily quota; returns the updated tally.
+    function _countOpening(address opener) internal returns (OpenerTally memory tally) {
+        tally = _openers[opener];
+        uint32 today = _today();
+        if (tally.day != today) (tally.day, tally.today) = (today, 0);
+        if (tally.today >= MAX_DISPUTES_PER_DAY) revert LedgerDisputeQuotaExceeded(opener, MAX_DISPUTES_PER_DAY);
+        tally.today += 1;
+        tally.total += 1;
+        _openers[opener] = tally;
+    }
+
+    /// @dev The block's day: days since 1970-01-01 (UTC).
+    function _today() internal view returns (uint32) {
+        return uint32(block.timestamp / _SECONDS_PER_DAY);
     }
 
     /// @dev Reverts with {LedgerPaused} or {LedgerNotDisputeParty} unless the caller is `lender` (active) or an

@@ -24,6 +24,7 @@ INTENDED_LAYERS = [
     "creditshare.api | creditshare.devtools",
     "creditshare.console",
     "creditshare.gateway",
+    "creditshare.alerts | creditshare.disputes",
     "creditshare.read | creditshare.write | creditshare.keyshare",
     "creditshare.chain",
     "creditshare.domain",

@@ -38,7 +38,7 @@ interface ICreditLedger {
     /// @notice How a dispute was closed.
     enum DisputeOutcome {
         None,
-        Confirmed,
+        Upheld,
         Corrected
     }
 
@@ -131,6 +131,15 @@ interface ICreditLedger {
     /// @param recordHash The record.
     error LedgerDisputeNotOpen(address lender, bytes32 recordHash);
 
+    /// @notice Thrown when a dispute is opened without the objection's hash, or resolved without its detail (the
+    /// correction's record hash, or the reason code the record was upheld for).
+    error LedgerDisputeMissingHash();
+
+    /// @notice Thrown when a member has opened its quota of disputes for the day (UTC).
+    /// @param opener The caller.
+    /// @param max Disputes one member may open per day.
+    error LedgerDisputeQuotaExceeded(address opener, uint256 max);
+
     // ------------------------------------------------------------------ events
 
     /// @notice Emitted for each credit event recorded.
@@ -173,16 +182,31 @@ interface ICreditLedger {
     /// @notice Emitted when a dispute on a record is opened.
     /// @param lender The recording lender.
     /// @param recordHash The disputed record.
-    /// @param openedBy The lender itself or a governor.
-    event DisputeOpened(address indexed lender, bytes32 indexed recordHash, address indexed openedBy);
+    /// @param openedBy The active lender (on the borrower's behalf) or governor that opened it.
+    /// @param objectionHash Commitment to the borrower's objection, which the opening member keeps.
+    /// @param openedToday Disputes `openedBy` has opened this day (UTC), this one included.
+    /// @param openedTotal Disputes `openedBy` has ever opened, this one included.
+    event DisputeOpened(
+        address indexed lender,
+        bytes32 indexed recordHash,
+        address indexed openedBy,
+        bytes32 objectionHash,
+        uint32 openedToday,
+        uint64 openedTotal
+    );
 
     /// @notice Emitted when a dispute on a record is closed.
     /// @param lender The recording lender.
     /// @param recordHash The disputed record.
     /// @param resolvedBy The lender itself or a governor.
-    /// @param outcome Confirmed (record stands) or Corrected (a correction was recorded).
+    /// @param outcome Upheld (the record stands) or Corrected (a correction was recorded).
+    /// @param detail For Corrected, the correction's record hash; for Upheld, the reason code (docs/disputes.md).
     event DisputeResolved(
-        address indexed lender, bytes32 indexed recordHash, address indexed resolvedBy, DisputeOutcome outcome
+        address indexed lender,
+        bytes32 indexed recordHash,
+        address indexed resolvedBy,
+        DisputeOutcome outcome,
+        bytes32 detail
     );
 
     // ------------------------------------------------------------------ functions
@@ -228,34 +252,42 @@ interface ICreditLedger {
     function correctRecord(uint64 seq, RecordRef calldata original, bytes32[4] calldata item) external;
 
     /**
-     * @notice Flags a record as disputed by its borrower.
-     * @dev Disputes are keyed by (lender, record hash) and do not prove the record exists: a lender can only
-     * flag its own key space and a governor is trusted, so a flag on an unknown hash is inert noise that the
-     * index ignores. Proving existence would cost the caller the batch proof that corrections carry.
+     * @notice Flags a record as disputed by its borrower (征信业管理条例 art. 25), on the borrower's behalf.
+     * @dev A borrower objects through whichever lender they deal with, so any active lender may open a dispute on
+     * any lender's record. Disputes are keyed by (lender, record hash) and do not prove the record exists (that
+     * would cost the opener the batch proof corrections carry): readers ignore a dispute of a record they do not
+     * hold. What bounds a hostile member is the daily quota, {MAX_DISPUTES_PER_DAY}, and the per-member counts
+     * every {DisputeOpened} carries, so abuse is visible to all.
      *
      * Requirements:
-     * - the caller is the recording lender (active) or an active governor; the consortium is not paused;
+     * - the caller is an active lender or an active governor; the consortium is not paused;
+     * - `objectionHash` is not zero; the caller has opened fewer than the daily quota today (UTC);
      * - no dispute is open on that record.
      *
      * Emits {DisputeOpened}.
      * @param lender The lender that recorded the record.
      * @param recordHash The record.
+     * @param objectionHash Commitment to the objection (kept off chain by the caller).
      */
-    function openDispute(address lender, bytes32 recordHash) external;
+    function openDispute(address lender, bytes32 recordHash, bytes32 objectionHash) external;
 
     /**
      * @notice Closes a dispute.
      *
      * Requirements:
      * - the caller is the recording lender (active) or an active governor; the consortium is not paused;
-     * - the dispute is open and `outcome` is not `None`.
+     * - the dispute is open and `outcome` is not `None`; `detail` is not zero.
+     *
+     * Readers check what the chain cannot: that a Corrected dispute's `detail` is a correction of that record by
+     * its lender, and that an Upheld one's is a known reason code.
      *
      * Emits {DisputeResolved}.
      * @param lender The lender that recorded the record.
      * @param recordHash The record.
      * @param outcome How it was closed.
+     * @param detail The correction's record hash (Corrected) or the reason code (Upheld).
      */
-    function resolveDispute(address lender, bytes32 recordHash, DisputeOutcome outcome) external;
+    function resolveDispute(address lender, bytes32 recordHash, DisputeOutcome outcome, bytes32 detail) external;
 
     /// @notice The sequence number `lender`'s next batch must carry (starts at 0).
     /// @param lender The lender.
@@ -273,6 +305,12 @@ interface ICreditLedger {
     /// @param recordHash The record.
     /// @return True if open.
     function isDisputed(address lender, bytes32 recordHash) external view returns (bool);
+
+    /// @notice How many disputes `opener` has opened: this day (UTC) and ever.
+    /// @param opener The member.
+    /// @return today Disputes opened this day.
+    /// @return total Disputes opened ever.
+    function disputesOpenedBy(address opener) external view returns (uint32 today, uint64 total);
 
     /// @notice The consortium registry this ledger takes membership and pause state from.
     /// @return The registry's address.

@@ -8,8 +8,13 @@ import threading
 
 from sqlalchemy.engine import Engine
 
+from creditshare.alerts.delivery import Deliverer, RetryPolicy
+from creditshare.alerts.feed import AlertFeed
+from creditshare.alerts.raiser import AlertRaiser
+from creditshare.alerts.webhooks import WebhookBook
 from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
 from creditshare.chain.deploy import Deployment
+from creditshare.chain.disputes import DisputeSender
 from creditshare.chain.ledger import LedgerClient
 from creditshare.chain.rpc import contract_at, make_web3
 from creditshare.chain.transactor import Transactor
@@ -21,6 +26,7 @@ from creditshare.core.keystore import load_signer
 from creditshare.core.metrics import Metrics
 from creditshare.core.ratelimit import RateLimiter
 from creditshare.core.secrets import consortium_secret, record_key
+from creditshare.disputes.desk import DisputeDesk
 from creditshare.domain.identity import HmacKeys, HmacSource, SubjectKeySource
 from creditshare.domain.report import Policy
 from creditshare.domain.status import OPEN_STATUSES
@@ -35,6 +41,7 @@ from creditshare.read.health import Progress, Readiness, readiness
 from creditshare.read.provenance import ProvenanceChecker
 from creditshare.read.queries import Queries
 from creditshare.write.outbox import Outbox
+from creditshare.write.references import OwnReferences
 from creditshare.write.reseal import reseal_legacy
 from creditshare.write.seal import RowSeal
 from creditshare.write.submitter import Submitter, SubmitterConfig
@@ -75,9 +82,10 @@ class Gateway:
         self.outbox = Outbox(self.factory, cipher, self.lender, self.keys)
         self.seal = RowSeal(cipher, self.lender)
         ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
+        transactor = Transactor(self.w3, account)  # one nonce sequence for batches and disputes
         self.submitter = Submitter(
             self.factory,
-            Transactor(self.w3, account),
+            transactor,
             LedgerClient(ledger, self.registry, self.lender),
             self.metrics,
             self.seal,
@@ -87,6 +95,27 @@ class Gateway:
                 from_block=self.deployment.block,
             ),
         )
+        self.deliverer = Deliverer(
+            self.factory,
+            RecordCipher(derived_key(own_key, "webhooks")),
+            policy=RetryPolicy(
+                first_delay=settings.webhook_first_retry,
+                max_delay=settings.webhook_max_retry,
+                window=settings.webhook_retry_window,
+                timeout=settings.webhook_timeout,
+            ),
+            metrics=self.metrics,
+        )
+        self.webhooks = WebhookBook(self.factory, RecordCipher(derived_key(own_key, "webhooks")), self.deliverer)
+        self.alerts = AlertFeed(self.factory, self.keys)
+        references = OwnReferences(self.outbox)
+        raiser = AlertRaiser(
+            self.lender,
+            references.of_subjects,
+            references.of_records,
+            backfill_seconds=settings.alerts_backfill_seconds,
+            event_age_days=settings.alerts_event_age_days,
+        )
         self.follower = Follower(
             self.w3,
             self.factory,
@@ -95,6 +124,8 @@ class Gateway:
             max_range=settings.index_range,
             metrics=self.metrics,
             lease=Lease(self.factory, f"follower:{self.deployment.ledger.lower()}"),
+            on_stored=raiser.raise_alerts if settings.alerts else None,
+            after_commit=self._alerts_raised,
         )
         self.audit = AuditLog(self.factory)
         self.queries = Queries(
@@ -107,8 +138,14 @@ class Gateway:
             inquiries=self.outbox,
             metrics=self.metrics,
         )
-        self.borrowers = BorrowerDesk(
-            self.factory, self.queries, self.keys, self.audit, RecordCipher(derived_key(own_key, "objections"))
+        self.borrowers = BorrowerDesk(self.factory, self.queries)
+        self.disputes = DisputeDesk(
+            self.factory,
+            DisputeSender(ledger, transactor),
+            self.lender,
+            self.keys,
+            RecordCipher(derived_key(own_key, "objections")),
+            self.audit,
         )
         self.provenance = ProvenanceChecker(self.w3, self.deployment.ledger, self.deployment.registry)
         self.caller_limit = RateLimiter(settings.query_rate_per_minute)
@@ -128,7 +165,8 @@ class Gateway:
         self._stop.clear()
         threads = {
             "submitter": (self.settings.submitter, self.submitter.run),
-            "index": (self.settings.index, self.follower.run),
+            "index": (self.settings.index, lambda stop: self.follower.run(stop, self.settings.index_poll_interval)),
+            "webhooks": (self.settings.webhooks, self.deliverer.run),  # woken by the follower as alerts commit
             "checkpoint": (True, lambda stop: checkpoint_loop(self.engine, stop)),
         }
         for name, (enabled, target) in threads.items():
@@ -143,11 +181,25 @@ class Gateway:
         for thread in self._threads.values():
             thread.join(timeout=30)
         self._threads.clear()
+        self.deliverer.close()
         if self.follower.lease is not None and self.follower.lease.token is not None:
             self.follower.lease.release()
         if self.holders is not None:
             self.holders.close()
         self.engine.dispose()
+
+    def _alerts_raised(self, count: int) -> None:
+        """The follower committed `count` new alerts: count them and wake the webhook delivery."""
+        self.metrics.alerts_raised.inc(count)
+        self.deliverer.wake.set()
+
+    def refresh_metrics(self) -> None:
+        """Set the gauges computed from the index on demand (before /metrics is answered)."""
+        for state, count in self.disputes.counts().items():
+            self.metrics.disputes.labels(state).set(count)
+        for member, count in self.disputes.opened_by_member().items():
+            self.metrics.disputes_opened.labels(member).set(count)
+        self.metrics.webhook_dead_letters.set(self.deliverer.dead_count())
 
     def _published_share_set(self) -> ShareSet:
         """The key-share holders governance published on chain (`KeyShareDirectory`)."""

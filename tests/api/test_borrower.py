@@ -140,7 +140,10 @@ def test_scope_and_bad_input_are_refused(desk: Desk) -> None:
     wrong = PERSON[:-1] + ("0" if PERSON[-1] != "0" else "1")
     response = desk.post("/v1/borrower/report", me(id_number=wrong))
     assert response.status_code == 422
-    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == ("invalid_id", "id_number")
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == (
+        "invalid_check_character",
+        "id_number",
+    )
     unknown_type = desk.post("/v1/borrower/report", me(id_type="passport")).json()["error"]
     assert (unknown_type["code"], unknown_type["field"]) == ("invalid_id_type", "id_type")
     missing = desk.post("/v1/borrower/report", {"id_type": "resident_id", "id_number": PERSON})

@@ -127,7 +127,10 @@ def test_no_route_repeats_the_id_or_its_birth_date_in_an_error(
         "verify": verify_api.post("/v1/verify", json=verify_request(gateway, record)),
     }
     for route, response in answers.items():
-        error = assert_error(response, 422, "invalid_id")
+        # Verify checks a disclosed record's ID without today's date (a record may be old), so the one born in the
+        # future fails there on its check character instead.
+        bad_check = id_number == "110105194912310021" or (route == "verify" and id_number == "110105207001010010")
+        error = assert_error(response, 422, "invalid_check_character" if bad_check else "invalid_id")
         assert_no_id_in(error["message"], id_number)
         assert route != "events" or error["results"][0]["message"] == error["message"]
 
@@ -310,7 +313,13 @@ DECLARED = {
     ("post", "/v1/reports"): {"200", "400", "401", "403", "413", "422", "429", "503"},
     ("post", "/v1/verify"): {"200", "400", "401", "403", "413", "422", "429", "503"},
     ("post", "/v1/borrower/report"): {"200", "400", "401", "403", "413", "422", "429", "503"},
-    ("post", "/v1/borrower/objections"): {"201", "400", "401", "403", "404", "413", "422", "429", "503"},
+    ("post", "/v1/borrower/objections"): {"201", "400", "401", "403", "404", "409", "413", "422", "429", "503"},
+    ("post", "/v1/disputes"): {"201", "400", "401", "403", "404", "409", "413", "422", "429", "503"},
+    ("get", "/v1/disputes"): {"200", "401", "403", "413", "422"},
+    ("get", "/v1/disputes/{dispute_id}"): {"200", "401", "403", "404", "413", "422"},
+    ("post", "/v1/disputes/{dispute_id}/resolve"): {"200", "400", "401", "403", "404", "409", "413", "422", "503"},
+    ("get", "/v1/alerts"): {"200", "401", "403", "413", "422"},
+    ("put", "/v1/watchlist"): {"204", "400", "401", "403", "413", "422", "429", "503"},
     ("get", "/healthz"): {"200", "413"},
     ("get", "/readyz"): {"200", "413", "503"},
     ("get", "/metrics"): {"200", "413"},
@@ -333,7 +342,7 @@ def test_openapi_declares_every_status_of_every_operation(served_openapi: dict[s
     assert declared == DECLARED
     for (method, path), statuses in DECLARED.items():
         responses = served_openapi["paths"][path][method]["responses"]
-        errors = statuses - ({"200", "503"} if path == "/readyz" else {"200", "201"})
+        errors = statuses - ({"200", "503"} if path == "/readyz" else {"200", "201", "204"})
         for status in errors:
             schema = responses[status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)

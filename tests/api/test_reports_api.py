@@ -349,7 +349,9 @@ def test_verify_without_verify_scope_rejected(
 @pytest.mark.parametrize(
     ("changes", "code", "field"),
     [
-        pytest.param({"id_number": "110105198506150011"}, "invalid_id", "id_number", id="bad_check_character"),
+        pytest.param(
+            {"id_number": "110105198506150011"}, "invalid_check_character", "id_number", id="bad_check_character"
+        ),
         pytest.param({"id_number": "12345"}, "invalid_id", "id_number", id="too_short"),
         pytest.param({"id_type": "passport_book"}, "invalid_id_type", "id_type", id="unknown_id_type"),
         pytest.param({"purpose": "marketing"}, "invalid_request", "purpose", id="unknown_purpose"),
@@ -559,7 +561,10 @@ def test_verify_tampered_field_does_not_match(nodes: Nodes, recorded: Recorded, 
     [
         pytest.param({"record": {"loan_number": ...}}, "invalid_request", "record.loan_number", id="missing_field"),
         pytest.param(
-            {"record": {"id_number": "110105198506150011"}}, "invalid_id", "record.id_number", id="bad_id_number"
+            {"record": {"id_number": "110105198506150011"}},
+            "invalid_check_character",
+            "record.id_number",
+            id="bad_id_number",
         ),
         pytest.param(
             {"record": {"principal_fen": ...}}, "missing_field", "record.principal_fen", id="opened_without_principal"

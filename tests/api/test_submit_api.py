@@ -220,7 +220,9 @@ def _future() -> str:
 
 
 BAD_RECORDS = [
-    pytest.param({"id_number": "110105194912310021"}, "invalid_id", "id_number", id="resident_id_bad_check_char"),
+    pytest.param(
+        {"id_number": "110105194912310021"}, "invalid_check_character", "id_number", id="resident_id_bad_check_char"
+    ),
     pytest.param({"id_type": "passport_book"}, "invalid_id_type", "id_type", id="unknown_id_type"),
     pytest.param({"principal_fen": -1}, "invalid_amount", "principal_fen", id="negative_amount"),
     pytest.param({"principal_fen": 10**30}, "invalid_amount", "principal_fen", id="overflowing_amount"),
@@ -395,7 +397,7 @@ def test_submit_mixed_list_accepts_good_and_rejects_bad_per_record(
     got = [(r["index"], r["status"], r["code"], r["field"]) for r in body["results"]]
     assert got == [
         (0, "accepted", None, None),
-        (1, "rejected", "invalid_id", "id_number"),
+        (1, "rejected", "invalid_check_character", "id_number"),
         (2, "accepted", None, None),
         (3, "rejected", "unknown_field", "colour"),
         (4, "duplicate", None, None),

@@ -194,7 +194,10 @@ def make_csv(path: Path, rows: int, bad_every: int, seed: int = 11) -> dict[int,
     columns = ["record_id", "event_type", "id_type", "id_number", "loan_number", "occurred_on",
                "principal_fen", "outstanding_fen", "overdue_fen", "days_past_due"]  # fmt: skip
     breakers = [
-        ("invalid_id", lambda r: r.update(id_number=r["id_number"][:17] + ("0" if r["id_number"][17] != "0" else "1"))),
+        (
+            "invalid_check_character",
+            lambda r: r.update(id_number=r["id_number"][:17] + ("0" if r["id_number"][17] != "0" else "1")),
+        ),
         ("invalid_amount", lambda r: r.update(principal_fen="-500")),
         ("invalid_amount", lambda r: r.update(principal_fen="12.5")),
         ("future_date", lambda r: r.update(occurred_on=(dt.date.today() + dt.timedelta(days=30)).isoformat())),

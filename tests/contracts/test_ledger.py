@@ -27,11 +27,15 @@ ZERO32 = b"\x00" * 32
 CREDIT_TYPES = [t for t in ItemType if t != ItemType.INQUIRY]
 
 
+OBJECTION = bytes([0x0B]) * 32  # an objection's hash
+DETAIL = (1).to_bytes(32, "big")  # a resolution's detail (reason code 1; the ledger does not interpret it)
+
+
 class Outcome(IntEnum):
     """Mirrors `ICreditLedger.DisputeOutcome`."""
 
     NONE = 0
-    CONFIRMED = 1
+    UPHELD = 1
     CORRECTED = 2
 
 
@@ -81,13 +85,13 @@ def correct(c: Consortium, account: LocalAccount, ref: RecordRef, item: Item) ->
 
 
 def open_fn(c: Consortium, account: LocalAccount, lender: str, record_hash: bytes) -> Callable[[], TxReceipt]:
-    return lambda: c.tx(account).transact(c.ledger.functions.openDispute(lender, record_hash))
+    return lambda: c.tx(account).transact(c.ledger.functions.openDispute(lender, record_hash, OBJECTION))
 
 
 def resolve_fn(
     c: Consortium, account: LocalAccount, lender: str, record_hash: bytes, outcome: int
 ) -> Callable[[], TxReceipt]:
-    return lambda: c.tx(account).transact(c.ledger.functions.resolveDispute(lender, record_hash, outcome))
+    return lambda: c.tx(account).transact(c.ledger.functions.resolveDispute(lender, record_hash, outcome, DETAIL))
 
 
 def is_disputed(c: Consortium, lender: str, record_hash: bytes) -> bool:
@@ -256,9 +260,9 @@ def test_dispute_inactive_lender_not_party(
 
     a = lender_a.address
     expect_error(open_fn(consortium, lender_a, a, unopened[2]), "LedgerNotDisputeParty", a)
-    expect_error(resolve_fn(consortium, lender_a, a, opened[2], Outcome.CONFIRMED), "LedgerNotDisputeParty", a)
+    expect_error(resolve_fn(consortium, lender_a, a, opened[2], Outcome.UPHELD), "LedgerNotDisputeParty", a)
     # A governor still handles disputes on the inactive lender's records.
-    resolve_fn(consortium, governor, a, opened[2], Outcome.CONFIRMED)()
+    resolve_fn(consortium, governor, a, opened[2], Outcome.UPHELD)()
     open_fn(consortium, governor, a, unopened[2])()
     assert is_disputed(consortium, a, opened[2]) is False
     assert is_disputed(consortium, a, unopened[2]) is True
@@ -276,7 +280,7 @@ def test_writes_paused_rejected(consortium: Consortium, lender_a: LocalAccount, 
     expect_error(record_items(consortium, lender_a, 1, [credit_item()]), "LedgerPaused")
     expect_error(correct_fn(consortium, lender_a, 1, ref, credit_item()), "LedgerPaused")
     expect_error(open_fn(consortium, lender_a, a, random_key()), "LedgerPaused")
-    expect_error(resolve_fn(consortium, lender_a, a, h, Outcome.CONFIRMED), "LedgerPaused")
+    expect_error(resolve_fn(consortium, lender_a, a, h, Outcome.UPHELD), "LedgerPaused")
     # Governors are paused too.
     expect_error(open_fn(consortium, governor, a, random_key()), "LedgerPaused")
     expect_error(resolve_fn(consortium, governor, a, h, Outcome.CORRECTED), "LedgerPaused")
@@ -648,7 +652,11 @@ def assert_opened(c: Consortium, receipt: TxReceipt, lender: str, record_hash: b
     (event,) = events(receipt)
     assert event.name == "DisputeOpened"
     assert event.address == c.ledger.address
-    assert event.args == {"lender": lender, "recordHash": record_hash, "openedBy": by.address}
+    args = dict(event.args)
+    today, total = args.pop("openedToday"), args.pop("openedTotal")
+    assert args == {"lender": lender, "recordHash": record_hash, "openedBy": by.address, "objectionHash": OBJECTION}
+    assert (today, total) == tuple(c.ledger.functions.disputesOpenedBy(by.address).call())
+    assert 1 <= today <= total
 
 
 def assert_resolved(
@@ -657,10 +665,16 @@ def assert_resolved(
     (event,) = events(receipt)
     assert event.name == "DisputeResolved"
     assert event.address == c.ledger.address
-    assert event.args == {"lender": lender, "recordHash": record_hash, "resolvedBy": by.address, "outcome": outcome}
+    assert event.args == {
+        "lender": lender,
+        "recordHash": record_hash,
+        "resolvedBy": by.address,
+        "outcome": outcome,
+        "detail": DETAIL,
+    }
 
 
-@pytest.mark.parametrize("outcome", [Outcome.CONFIRMED, Outcome.CORRECTED], ids=["confirmed", "corrected"])
+@pytest.mark.parametrize("outcome", [Outcome.UPHELD, Outcome.CORRECTED], ids=["upheld", "corrected"])
 def test_dispute_recording_lender_opens_and_resolves(
     consortium: Consortium, lender_a: LocalAccount, outcome: Outcome
 ) -> None:
@@ -675,7 +689,7 @@ def test_dispute_recording_lender_opens_and_resolves(
     assert is_disputed(consortium, a, h) is False
 
 
-@pytest.mark.parametrize("outcome", [Outcome.CONFIRMED, Outcome.CORRECTED], ids=["confirmed", "corrected"])
+@pytest.mark.parametrize("outcome", [Outcome.UPHELD, Outcome.CORRECTED], ids=["upheld", "corrected"])
 def test_dispute_governor_opens_and_resolves_any_lender(
     consortium: Consortium, lender_a: LocalAccount, lender_b: LocalAccount, outcome: Outcome
 ) -> None:
@@ -697,20 +711,22 @@ def test_dispute_lender_and_governor_share_dispute(
     consortium.record(lender_a, [first, second])
     a = lender_a.address
     assert_opened(consortium, open_fn(consortium, lender_a, a, first[2])(), a, first[2], lender_a)
-    receipt = resolve_fn(consortium, governor, a, first[2], Outcome.CONFIRMED)()
-    assert_resolved(consortium, receipt, a, first[2], governor, Outcome.CONFIRMED)
+    receipt = resolve_fn(consortium, governor, a, first[2], Outcome.UPHELD)()
+    assert_resolved(consortium, receipt, a, first[2], governor, Outcome.UPHELD)
     assert_opened(consortium, open_fn(consortium, governor, a, second[2])(), a, second[2], governor)
     receipt = resolve_fn(consortium, lender_a, a, second[2], Outcome.CORRECTED)()
     assert_resolved(consortium, receipt, a, second[2], lender_a, Outcome.CORRECTED)
 
 
-def test_dispute_other_lender_rejected(consortium: Consortium, lender_a: LocalAccount, lender_b: LocalAccount) -> None:
+def test_dispute_other_lender_opens_but_may_not_resolve(
+    consortium: Consortium, lender_a: LocalAccount, lender_b: LocalAccount
+) -> None:
     item = credit_item()
     consortium.record(lender_a, [item])
     a, b, h = lender_a.address, lender_b.address, item[2]
-    expect_error(open_fn(consortium, lender_b, a, h), "LedgerNotDisputeParty", b)
-    open_fn(consortium, lender_a, a, h)()
-    expect_error(resolve_fn(consortium, lender_b, a, h, Outcome.CONFIRMED), "LedgerNotDisputeParty", b)
+    # The borrower objects through lender B, which opens the dispute on lender A's record.
+    assert_opened(consortium, open_fn(consortium, lender_b, a, h)(), a, h, lender_b)
+    expect_error(resolve_fn(consortium, lender_b, a, h, Outcome.UPHELD), "LedgerNotDisputeParty", b)
     assert is_disputed(consortium, a, h) is True
     # Disputes are keyed by lender: B's own (lender B, h) is a different, closed dispute.
     assert is_disputed(consortium, b, h) is False
@@ -728,7 +744,7 @@ def test_dispute_non_party_rejected(consortium: Consortium, lender_a: LocalAccou
         account = outsider(consortium, who)
     expect_error(open_fn(consortium, account, a, h), "LedgerNotDisputeParty", account.address)
     open_fn(consortium, lender_a, a, h)()
-    expect_error(resolve_fn(consortium, account, a, h, Outcome.CONFIRMED), "LedgerNotDisputeParty", account.address)
+    expect_error(resolve_fn(consortium, account, a, h, Outcome.UPHELD), "LedgerNotDisputeParty", account.address)
     assert is_disputed(consortium, a, h) is True
 
 
@@ -748,10 +764,10 @@ def test_dispute_resolve_closed_rejected(
     item = credit_item()
     consortium.record(lender_a, [item])
     a, h = lender_a.address, item[2]
-    expect_error(resolve_fn(consortium, lender_a, a, h, Outcome.CONFIRMED), "LedgerDisputeNotOpen", a, h)  # never
+    expect_error(resolve_fn(consortium, lender_a, a, h, Outcome.UPHELD), "LedgerDisputeNotOpen", a, h)  # never
     open_fn(consortium, lender_a, a, h)()
-    resolve_fn(consortium, lender_a, a, h, Outcome.CONFIRMED)()
-    expect_error(resolve_fn(consortium, lender_a, a, h, Outcome.CONFIRMED), "LedgerDisputeNotOpen", a, h)
+    resolve_fn(consortium, lender_a, a, h, Outcome.UPHELD)()
+    expect_error(resolve_fn(consortium, lender_a, a, h, Outcome.UPHELD), "LedgerDisputeNotOpen", a, h)
     expect_error(resolve_fn(consortium, governor, a, h, Outcome.CORRECTED), "LedgerDisputeNotOpen", a, h)
     # A closed dispute can be opened again.
     assert_opened(consortium, open_fn(consortium, governor, a, h)(), a, h, governor)

@@ -160,6 +160,8 @@ def _value(column: Any, row: int) -> Any:
         return bytes([row + 1]) * 32
     if kind is dt.datetime:
         return dt.datetime(2026, 1, 1 + row, 12, 30, tzinfo=dt.UTC)
+    if kind is dt.date:
+        return dt.date(2026, 1, 1 + row)
     raise AssertionError(f"no test value for {column.table.name}.{column.name} ({column.type})")
 
 

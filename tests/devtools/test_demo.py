@@ -271,13 +271,15 @@ def test_demo_bootstraps_history_prints_working_curls_and_reuses_state(tmp_path:
         demo.wait_for_tour()
         plan = json.loads((tmp_path / "demo-history.json").read_text())
         expected = generate_history(plan["borrowers"], as_of=dt.date.fromisoformat(plan["as_of"]), seed=plan["seed"])
-        submit, report, verify = demo.curl_commands()
+        submit, report, verify, alerts, disputes = demo.curl_commands()
         console_page = use_printed_console(demo.lines, tmp_path)
         assert all(name in console_page for name in LENDERS)  # the report page: loans at all three lenders
 
         submitted = run_printed(submit)
         credit = run_printed(report)
         verified = wait_until(lambda: (v := run_printed(verify))["match"] and v, timeout=30, interval=0.5)
+        alerted = run_printed(alerts)["alerts"]
+        disputed = run_printed(disputes)["disputes"]
     finally:
         code = demo.interrupt()
 
@@ -297,7 +299,18 @@ def test_demo_bootstraps_history_prints_working_curls_and_reuses_state(tmp_path:
             if r["id_number"] == MULTI_BORROWER
         }
     )
-    assert len(credit["loans"]) in (history_loans, history_loans + 1)  # TOUR-1's loan once it is indexed
+    # + the post-loan story's loan at the second lender, + TOUR-1's loan once it is indexed
+    assert len(credit["loans"]) in (history_loans + 1, history_loans + 2)
+    # The story: the first lender is alerted to its borrower's overdue at the second, which has the dispute.
+    # (The history, dated up to today, may raise a few alerts of its own: recent events of shared borrowers.)
+    overdue = [
+        a
+        for a in alerted
+        if (a["kind"], a["other_lender_name"], a["subject_key"]) == ("overdue", LENDERS[1], credit["subject_key"])
+    ]
+    assert overdue and all(a["reference"] for a in overdue), alerted
+    assert [(d["state"], d["record_lender"]) for d in disputed] == [("open", overdue[0]["other_lender"])], disputed
+    assert "DISPUTED_KEPT" in {r["code"] for r in credit["reasons"]}
     assert credit["grade"] == "C" and "MULTI_LENDING_3" in {r["code"] for r in credit["reasons"]}
     assert verified["match"] is True and verified["lender_name"] == LENDERS[0]
     assert out.rstrip().endswith("stopped")
@@ -308,6 +321,7 @@ def test_demo_bootstraps_history_prints_working_curls_and_reuses_state(tmp_path:
     try:
         again.wait_for_tour()
         credit_again = run_printed(again.curl_commands()[1])
+        disputes_again = run_printed(again.curl_commands()[4])["disputes"]
     finally:
         code = again.interrupt()
 
@@ -316,6 +330,7 @@ def test_demo_bootstraps_history_prints_working_curls_and_reuses_state(tmp_path:
     assert "reusing the deployment" in out and "admitted " not in out
     assert "synthetic history already loaded, 0 new records submitted" in out
     assert credit_again["summary"]["lenders_with_active_loans"] == 3
-    assert len(credit_again["loans"]) == history_loans + 1  # + the loan of TOUR-1; nothing loaded twice
+    assert len(credit_again["loans"]) == history_loans + 2  # + the story's and TOUR-1's loans; nothing twice
+    assert len(disputes_again) == 1  # the story is not told twice
     assert '"record_id":"TOUR-2"' in again.curl_commands()[0]  # TOUR-1 is taken: the printed submit stays fresh
     assert all(port_free(p) for p in ports), ports

@@ -73,7 +73,7 @@ def test_documented_canonical_example_matches_code() -> None:
         ({"event_type": "settled", "principal_fen": None, "outstanding_fen": 5}, "invalid_amount", "outstanding_fen"),
         ({"occurred_on": "2026-11-30"}, "future_date", "occurred_on"),
         ({"occurred_on": "1989-12-31"}, "date_out_of_range", "occurred_on"),
-        ({"id_number": "110105194912310021"}, "invalid_id", "id_number"),
+        ({"id_number": "110105194912310021"}, "invalid_check_character", "id_number"),
         ({"id_type": "passport"}, "invalid_id_type", "id_type"),
     ],
 )

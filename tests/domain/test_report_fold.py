@@ -17,6 +17,7 @@ from tests.support.report import (
     CST,
     DAY,
     NAMES,
+    POLICY,
     A,
     B,
     C,
@@ -379,9 +380,38 @@ def test_fold_disputes_open_resolved_and_overdue() -> None:
         (loan_hex(5), True, True),
     ]
     assert r.summary.open_disputes == 4
-    assert (r.grade, r.reasons) == ("A", [])
+    assert (r.grade, r.reasons) == ("A", [KEPT(4)])
     # the dispute logs that opened the open disputes (not the closed one's, nor the first opening of a reopened one)
     assert r.evidence == [cited("event", 70, i) for i in range(5)] + [cited("dispute", b, 0) for b in (71, 74, 75, 78)]
+
+
+def KEPT(loans: int) -> Reason:
+    text = "loans with an open dispute were kept in the grade: a record stands until it is corrected"
+    return Reason(code="DISPUTED_KEPT", grade="A", text=text, value=loans)
+
+
+def test_fold_disputed_loans_are_kept_in_the_grade_or_left_out_as_the_policy_says() -> None:
+    t = AS_OF_TIME
+    defaulted = [
+        event(80, 0, A, 1, OPENED, d(2025, 1, 10), 100_000),
+        event(80, 1, A, 1, DEFAULT, d(2026, 1, 10), 100_000, 100_000, 120),
+    ]
+    fine = [event(81, 0, B, 2, OPENED, d(2026, 2, 10), 50_000)]
+    disputed = facts(defaulted + fine, disputes=[dispute(82, 0, A, rec(80, 1), 0, t - 3 * DAY)])
+
+    kept = report(disputed)
+    assert kept.grade == "E"  # the default stands until it is corrected
+    assert {"DEFAULTED", "MULTI_LENDING_2"} <= {r.code for r in kept.reasons}
+    assert kept.reasons[-1] == KEPT(1)  # and says so, last
+
+    left_out = report(disputed, policy=POLICY.model_copy(update={"disputed_in_grade": "left_out"}))
+    assert left_out.grade == "A" and [r.code for r in left_out.reasons] == ["DISPUTED_LEFT_OUT"]
+    assert left_out.reasons[0].value == 1 and "left out" in left_out.reasons[0].text
+    assert left_out.summary == kept.summary  # the summary shown is the whole history either way
+    assert [x.disputed for x in left_out.loans] == [x.disputed for x in kept.loans] == [True, False]
+
+    undisputed = report(facts(defaulted + fine))
+    assert "DISPUTED_KEPT" not in {r.code for r in undisputed.reasons}
 
 
 def test_fold_dispute_on_corrected_record_goes_with_it() -> None:

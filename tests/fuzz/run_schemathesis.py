@@ -50,6 +50,8 @@ RUNS = {
     "query": ("^/v1/reports$", 3.0),
     "verify": ("^/v1/verify$", 3.0),
     "borrower_service": ("^/v1/borrower/", 1.5),
+    "disputes": ("^/v1/disputes", 1.0),
+    "alerts": ("^/v1/(alerts|watchlist)", 1.0),
     "admin": (".", 0.25),
 }
 LENDER = 3  # dev account of the one admitted lender (0-2 are the governors)

@@ -133,9 +133,11 @@ def test_sync_every_event_type_indexed_with_decoded_fields(
     written_off = credit_item(ItemType.WRITTEN_OFF, dt.date(2024, 12, 31), 300_000, 300_000, 400)
     post_loan = inquiry_item(2, written_off[0])
     batch_b = c.record(lender_b, [written_off, post_loan])
-    dispute_1 = c.tx(governor).transact(c.ledger.functions.openDispute(lender_a.address, fixed[2]))
-    dispute_2 = c.tx(lender_a).transact(c.ledger.functions.resolveDispute(lender_a.address, fixed[2], 2))
-    dispute_3 = c.tx(lender_b).transact(c.ledger.functions.openDispute(lender_b.address, written_off[2]))
+    objection_1, upheld, objection_3 = bytes([0x0B]) * 32, (1).to_bytes(32, "big"), bytes([0x0C]) * 32
+    dispute_1 = c.tx(governor).transact(c.ledger.functions.openDispute(lender_a.address, fixed[2], objection_1))
+    dispute_2 = c.tx(lender_a).transact(c.ledger.functions.resolveDispute(lender_a.address, fixed[2], 1, upheld))
+    # Any lender opens a dispute on another lender's record, for the borrower.
+    dispute_3 = c.tx(lender_a).transact(c.ledger.functions.openDispute(lender_b.address, written_off[2], objection_3))
     c.enact(Action.ADMIT, newcomer.address, Role.LENDER, name="Lender C")
     c.enact(Action.CHANGE_ROLE, newcomer.address, Role.AUDITOR)
     c.enact(Action.SUSPEND, newcomer.address)
@@ -189,9 +191,9 @@ def test_sync_every_event_type_indexed_with_decoded_fields(
     ]
 
     disputes = [
-        (events(dispute_1, "DisputeOpened")[0], lender_a, fixed, governor, 0),
-        (events(dispute_2, "DisputeResolved")[0], lender_a, fixed, lender_a, 2),
-        (events(dispute_3, "DisputeOpened")[0], lender_b, written_off, lender_b, 0),
+        (events(dispute_1, "DisputeOpened")[0], lender_a, fixed, governor, 0, objection_1),
+        (events(dispute_2, "DisputeResolved")[0], lender_a, fixed, lender_a, 1, upheld),
+        (events(dispute_3, "DisputeOpened")[0], lender_b, written_off, lender_a, 0, objection_3),
     ]
     assert rows(factory, IndexDispute) == [
         {
@@ -203,8 +205,9 @@ def test_sync_every_event_type_indexed_with_decoded_fields(
             "outcome": outcome,
             "block_time": timestamp(w3, d.block_number),
             "subject_key": item[0],  # the disputed record's subject
+            "detail": detail,
         }
-        for d, lender, item, actor, outcome in disputes
+        for d, lender, item, actor, outcome, detail in disputes
     ]
 
     members = [(r["address"], r["name"], r["role"], r["status"]) for r in rows(factory, IndexMemberEvent)]

@@ -53,8 +53,8 @@ TOPIC = {
         "CreditEventRecorded": "CreditEventRecorded(bytes32,address,bytes32,bytes32,uint256)",
         "InquiryRecorded": "InquiryRecorded(bytes32,address,bytes32,bytes32,uint256)",
         "CreditEventCorrected": "CreditEventCorrected(address,bytes32,bytes32)",
-        "DisputeOpened": "DisputeOpened(address,bytes32,address)",
-        "DisputeResolved": "DisputeResolved(address,bytes32,address,uint8)",
+        "DisputeOpened": "DisputeOpened(address,bytes32,address,bytes32,uint32,uint64)",
+        "DisputeResolved": "DisputeResolved(address,bytes32,address,uint8,bytes32)",
         "MemberAdmitted": "MemberAdmitted(address,uint8,string)",
     }.items()
 }

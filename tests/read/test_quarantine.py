@@ -95,6 +95,17 @@ def addr(address: str) -> bytes:
     return bytes.fromhex(address_topic(address)[2:])
 
 
+def opened_data() -> bytes:
+    """A DisputeOpened log's data: an objection hash and the opener's counts (today, total)."""
+    return key() + (1).to_bytes(32, "big") + (1).to_bytes(32, "big")
+
+
+def resolved_data(outcome: int, detail: int | bytes) -> bytes:
+    """A DisputeResolved log's data: the outcome and its detail (a reason code or a correction's hash)."""
+    word_ = detail if isinstance(detail, bytes) else detail.to_bytes(32, "big")
+    return outcome.to_bytes(32, "big") + word_
+
+
 def credit(lender: str, subject: bytes, data: bytes, record: bytes | None = None) -> tuple[list[bytes], bytes]:
     return [CREDIT, subject, addr(lender), record or key()], key() + data
 
@@ -129,16 +140,40 @@ CASES: list[Case] = [
     ("not_a_lender", "not_a_lender", lambda r, s, _: credit(r.lender(7), s, word(1, TODAY_DAY, 100))),
     ("governor_records", "not_a_lender", lambda r, s, _: credit(r.lender(0), s, word(1, TODAY_DAY, 100))),
     ("unknown_original", "unknown_original", lambda r, s, _: ([CORRECTED, addr(r.lender(3)), key(), key()], b"")),
-    ("unknown_record", "unknown_record", lambda r, s, _: ([OPENED, addr(r.lender(3)), key(), addr(r.lender(3))], b"")),
     (
-        "dispute_by_competitor",
-        "not_a_dispute_party",
+        "unknown_record",
+        "unknown_record",
+        lambda r, s, _: ([OPENED, addr(r.lender(3)), key(), addr(r.lender(3))], opened_data()),
+    ),
+    (
+        "dispute_opened_old_shape",
+        "malformed_log",
         lambda r, s, rec: ([OPENED, addr(r.lender(3)), rec, addr(r.lender(4))], b""),
+    ),
+    (
+        "dispute_by_non_member",
+        "not_a_dispute_party",
+        lambda r, s, rec: ([OPENED, addr(r.lender(3)), rec, addr(r.lender(7))], opened_data()),
+    ),
+    (
+        "resolved_by_competitor",
+        "not_a_dispute_party",
+        lambda r, s, rec: ([RESOLVED, addr(r.lender(3)), rec, addr(r.lender(4))], resolved_data(1, 1)),
     ),
     (
         "resolved_outcome",
         "invalid_dispute",
-        lambda r, s, rec: ([RESOLVED, addr(r.lender(3)), rec, addr(r.lender(3))], (7).to_bytes(32, "big")),
+        lambda r, s, rec: ([RESOLVED, addr(r.lender(3)), rec, addr(r.lender(3))], resolved_data(7, 1)),
+    ),
+    (
+        "upheld_unknown_reason",
+        "invalid_dispute",
+        lambda r, s, rec: ([RESOLVED, addr(r.lender(3)), rec, addr(r.lender(3))], resolved_data(1, 99)),
+    ),
+    (
+        "corrected_without_correction",
+        "unknown_correction",
+        lambda r, s, rec: ([RESOLVED, addr(r.lender(3)), rec, addr(r.lender(3))], resolved_data(2, key())),
     ),
 ]
 

@@ -28,6 +28,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from web3 import Web3
 
 from creditshare.chain.rpc import connect
 from creditshare.chain.transactor import Transactor
@@ -337,7 +338,8 @@ def test_rogue_member_hostile_transactions_honest_gateways_ready_and_agree(tmp_p
                     if round_ == 0 and n < len(BORROWERS):
                         crowded += check_honest_loans(a, [e for e in expected if e.borrower == n])
 
-            # The honest records verify on both gateways: on chain, uncorrected, undisputed.
+            # The honest records verify on both gateways: on chain, uncorrected, and disputed exactly when a dispute
+            # is open on chain (any member may open one for a borrower, within its daily quota: the rogue may have).
             for lane in lanes:
                 for owner in lanes:
                     for record in owner.records:
@@ -346,7 +348,11 @@ def test_rogue_member_hostile_transactions_honest_gateways_ready_and_agree(tmp_p
                         )
                         assert response.status_code == 200, response.text[:500]
                         verdict = response.json()
-                        assert verdict["match"] and verdict["corrected_by"] is None and not verdict["disputed"], (
+                        disputed = consortium.ledger.functions.isDisputed(
+                            Web3.to_checksum_address(owner.lender), bytes.fromhex(verdict["record_hash"][2:])
+                        ).call()
+                        assert verdict["match"] and verdict["corrected_by"] is None, verdict
+                        assert verdict["disputed"] == disputed, (
                             f"{lane.name} gateway: honest record {record['record_id']} of {owner.name}: {verdict}"
                         )
         finally:
@@ -415,7 +421,7 @@ def test_rogue_member_record_hash_used_twice_indexes_agree_whatever_their_ranges
     replacement = codec.encode_items([credit_item(subject_key=other, occurred_on=dt.date(2026, 1, 3))])
     ref = (rogue.address, seq - 1, 0, [reused])
     consortium.tx(rogue).transact(consortium.ledger.functions.correctRecord(seq, ref, replacement))
-    consortium.tx(rogue).transact(consortium.ledger.functions.openDispute(rogue.address, reused))
+    consortium.tx(rogue).transact(consortium.ledger.functions.openDispute(rogue.address, reused, reused))
 
     w3 = consortium.w3
     block = int(w3.eth.block_number)

@@ -292,6 +292,12 @@ def fold(
         open_disputes=sum(1 for key in disputes if key in shown),
     )
     report_grade, reasons = grade(summary, policy)
+    # The shipped policy keeps loans with an open dispute in the grade, and a reason says how many there are.
+    assert policy.disputed_in_grade == "kept", "the reference models the shipped policy only"
+    disputed_loans = sum(1 for loan in folded if any((e.lender, e.record_hash) in disputes for e in loan.kept))
+    if disputed_loans:
+        text = "loans with an open dispute were kept in the grade: a record stands until it is corrected"
+        reasons.append(Reason(code="DISPUTED_KEPT", grade="A", text=text, value=disputed_loans))
 
     # Evidence: every log the report used: corrections, the events shown, disputes of shown records, and the
     # inquiries the counts used (disputes and inquiries are cited only when the report uses them).

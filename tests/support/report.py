@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -126,16 +127,21 @@ def facts(
 
 
 def report(
-    subject_facts: SubjectFacts, *, as_of_time: int = AS_OF_TIME, names: dict[str, str] | None = None
+    subject_facts: SubjectFacts,
+    *,
+    as_of_time: int = AS_OF_TIME,
+    names: dict[str, str] | None = None,
+    policy: Policy | None = None,
 ) -> CreditReport:
-    """Fold `subject_facts` of SUBJECT as of block AS_OF_BLOCK at `as_of_time` with the shipped policy."""
+    """Fold `subject_facts` of SUBJECT as of block AS_OF_BLOCK at `as_of_time` with the shipped policy (or
+    `policy`)."""
     return fold(
         SUBJECT,
         subject_facts,
         as_of_block=AS_OF_BLOCK,
         as_of_time=as_of_time,
         lender_names=NAMES if names is None else names,
-        policy=POLICY,
+        policy=policy or POLICY,
     )
 
 
@@ -187,6 +193,7 @@ class LedgerWriter:
     c: Consortium
     records: list[OnChain] = field(default_factory=list)
     open_disputes: set[tuple[str, bytes]] = field(default_factory=set)
+    corrected_by: dict[tuple[str, bytes], bytes] = field(default_factory=dict)  # (lender, original) → correction
     _next: dict[str, int] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # hypothesis prints its arguments: keep it short
@@ -218,6 +225,7 @@ class LedgerWriter:
         account = original.lender
         seq = self._seq(account)
         ref = (account.address, original.seq, original.index, list(original.batch_hashes))
+        self.corrected_by[(account.address, original.record_hash)] = item[2]
         self.c.tx(account).transact(self.c.ledger.functions.correctRecord(seq, ref, codec.encode_items([item])))
         replacement = OnChain(account, seq, 0, (item[2],), item)
         self.records.append(replacement)
@@ -229,10 +237,19 @@ class LedgerWriter:
         key = (record.lender.address, record.record_hash)
         ledger = self.c.ledger.functions
         if key in self.open_disputes:
-            self.c.tx(actor).transact(ledger.resolveDispute(record.lender.address, record.record_hash, outcome))
+            # Upheld carries a reason code (1: verified with the source); corrected names the correction, which the
+            # index checks, so a record never corrected is upheld instead.
+            correction = self.corrected_by.get(key)
+            if outcome == 2 and correction is not None:
+                detail = correction
+            else:
+                outcome, detail = 1, (1).to_bytes(32, "big")
+            resolve = ledger.resolveDispute(record.lender.address, record.record_hash, outcome, detail)
+            self.c.tx(actor).transact(resolve)
             self.open_disputes.discard(key)
         else:
-            self.c.tx(actor).transact(ledger.openDispute(record.lender.address, record.record_hash))
+            objection = hashlib.sha256(b"objection" + record.record_hash).digest()
+            self.c.tx(actor).transact(ledger.openDispute(record.lender.address, record.record_hash, objection))
             self.open_disputes.add(key)
 
 

@@ -618,10 +618,15 @@ class Rogue:
         else:
             lender = _address(b"rogue-lender", spec.pick)
         args = bytes.fromhex(address_topic(lender)[2:]) + self.key(spec.record)
-        if spec.outcome is None:
-            data = self._selectors["openDispute"] + args
-        else:
-            data = self._selectors["resolveDispute"] + args + spec.outcome.to_bytes(WORD, "big")
+        if spec.outcome is None:  # the objection's hash: the record key again (zero when it is zero)
+            data = self._selectors["openDispute"] + args + self.key(spec.record)
+        else:  # the detail: reason code 1 (the index checks it; the ledger only that it is not zero)
+            data = (
+                self._selectors["resolveDispute"]
+                + args
+                + spec.outcome.to_bytes(WORD, "big")
+                + (1).to_bytes(WORD, "big")
+            )
         kind = f"{'open' if spec.outcome is None else 'resolve'}/{spec.lender}"
         return Built(kind, data, _gas(data, 1))
 

@@ -90,7 +90,7 @@ def test_submit_record_id_again_with_invalid_content_is_rejected_for_it(outbox: 
     record = build_record()
     outbox.submit_events([record])
     (again,) = outbox.submit_events([{**record, "id_number": "110105194912310021"}])  # bad check character
-    assert (again.status, again.code) == (RecordStatus.REJECTED, "invalid_id")
+    assert (again.status, again.code) == (RecordStatus.REJECTED, "invalid_check_character")
 
 
 def test_submit_conflict_within_one_request_keeps_the_first(outbox: Outbox) -> None:

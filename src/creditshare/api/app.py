@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from creditshare import __version__, console
 from creditshare.api import errors
 from creditshare.api.errors import error_body
-from creditshare.api.routes import borrower, events, health, reports, verify
+from creditshare.api.routes import alerts, borrower, disputes, events, health, reports, verify
 from creditshare.domain.records import CreditEventIn
 from creditshare.gateway import Gateway
 
@@ -41,6 +41,8 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(verify.router)
     app.include_router(borrower.router)
+    app.include_router(disputes.router)
+    app.include_router(alerts.router)
     app.include_router(health.router)
     console.install(app)
 
@@ -93,7 +95,9 @@ _ERROR_SCHEMA = {
 }
 #: The operations whose body is JSON (they answer 400 for a body that is not).
 _BORROWER = {"POST /v1/borrower/report", "POST /v1/borrower/objections"}
-_JSON_BODY = {"POST /v1/events", "POST /v1/reports", "POST /v1/verify"} | _BORROWER
+_DISPUTE_WRITES = {"POST /v1/disputes", "POST /v1/disputes/{dispute_id}/resolve", "POST /v1/borrower/objections"}
+_JSON_BODY = {"POST /v1/events", "POST /v1/reports", "POST /v1/verify", "PUT /v1/watchlist"} | _BORROWER
+_JSON_BODY |= _DISPUTE_WRITES
 _QUERIES = {"POST /v1/reports", "POST /v1/verify", "POST /v1/borrower/report"}
 
 #: Every error status an operation can answer, with the operations that can ("v1": every /v1 operation, "all":
@@ -101,11 +105,20 @@ _QUERIES = {"POST /v1/reports", "POST /v1/verify", "POST /v1/borrower/report"}
 _ERRORS: dict[str, tuple[str, str | set[str]]] = {
     "400": ("The body is not UTF-8 JSON, or is nested too deeply (`invalid_json`)", _JSON_BODY),
     "401": ("No API key, or an unknown or revoked one (`unauthorized`)", "v1"),
-    "403": ("The API key lacks the operation's scope (`forbidden`)", "v1"),
+    "403": (
+        "The API key lacks the operation's scope (`forbidden`); a dispute on another lender's record "
+        "(`not_record_owner`)",
+        "v1",
+    ),
     "404": (
-        "No such event of this lender (`not_found`), or an objection's record is not in the person's report "
-        "(`event_not_found`)",
-        {"GET /v1/events/{event_id}", "POST /v1/borrower/objections"},
+        "No such event of this lender (`not_found`), an objection's record is not in the person's report "
+        "(`event_not_found`), or no such dispute (`dispute_not_found`)",
+        {"GET /v1/events/{event_id}", "GET /v1/disputes/{dispute_id}"} | _DISPUTE_WRITES,
+    ),
+    "409": (
+        "A dispute on the record is already open (`dispute_already_open`), the dispute is not open "
+        "(`dispute_not_open`), or the correction is not on chain yet (`correction_not_indexed`)",
+        _DISPUTE_WRITES,
     ),
     "413": (
         "The body is over the size limit (`body_too_large`, any route), or holds more than 1,000 records "
@@ -115,14 +128,16 @@ _ERRORS: dict[str, tuple[str, str | set[str]]] = {
     "422": ("Invalid request: a bad parameter or body, or every record rejected (the code says which)", "v1"),
     "429": (
         "Query rate of this API key or of this gateway exceeded (`rate_limited`), or this lender's evaluation quota "
-        "at the key-share holders used up (`keyshare_quota_exceeded`)",
-        _QUERIES | {"POST /v1/events", "POST /v1/borrower/objections"},
+        "at the key-share holders used up (`keyshare_quota_exceeded`), or this member's disputes of the day "
+        "(`dispute_quota_exceeded`)",
+        _QUERIES | {"POST /v1/events", "POST /v1/borrower/objections", "POST /v1/disputes", "PUT /v1/watchlist"},
     ),
     "503": (
         "Not ready: the index has not synced a block yet (`index_not_ready`), this gateway's lender is not an "
         "active member (`lender_not_active`, also when the key-share holders refuse it), or fewer than t key-share "
-        "holders answered (`keyshare_unavailable`; nothing was stored); retry later",
-        _QUERIES | {"POST /v1/events", "POST /v1/borrower/objections"},
+        "holders answered (`keyshare_unavailable`; nothing was stored), or a dispute transaction could not be sent "
+        "(`chain_unavailable`, `consortium_paused`); retry later",
+        _QUERIES | {"POST /v1/events", "PUT /v1/watchlist"} | _DISPUTE_WRITES,
     ),
 }
 _WWW_AUTHENTICATE = {

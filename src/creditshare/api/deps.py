@@ -11,8 +11,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from creditshare.alerts.feed import AlertFeed
 from creditshare.api.errors import ApiError
 from creditshare.core.api_clients import Caller, Scope, authenticate
+from creditshare.disputes.desk import DisputeDesk
 from creditshare.gateway import Gateway
 from creditshare.read.borrower import BorrowerDesk
 from creditshare.read.queries import Queries
@@ -39,6 +41,20 @@ async def get_borrowers(gateway: GatewayDep) -> BorrowerDesk:
 
 
 BorrowersDep = Annotated[BorrowerDesk, Depends(get_borrowers)]
+
+
+async def get_disputes(gateway: GatewayDep) -> DisputeDesk:
+    return gateway.disputes
+
+
+DisputesDep = Annotated[DisputeDesk, Depends(get_disputes)]
+
+
+async def get_alerts(gateway: GatewayDep) -> AlertFeed:
+    return gateway.alerts
+
+
+AlertsDep = Annotated[AlertFeed, Depends(get_alerts)]
 
 
 async def get_queries(gateway: GatewayDep) -> Queries:
@@ -95,6 +111,8 @@ SubmitterDep = Annotated[Caller, Depends(require(Scope.SUBMIT))]
 QueryDep = Annotated[Caller, Depends(require(Scope.QUERY))]
 VerifyDep = Annotated[Caller, Depends(require(Scope.VERIFY))]
 BorrowerServiceDep = Annotated[Caller, Depends(require(Scope.BORROWER_SERVICE))]
+DisputesScopeDep = Annotated[Caller, Depends(require(Scope.DISPUTES))]
+AlertsScopeDep = Annotated[Caller, Depends(require(Scope.ALERTS))]
 
 
 async def rate_limited(gateway: GatewayDep, caller: CallerDep) -> None:

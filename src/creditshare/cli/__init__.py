@@ -11,12 +11,14 @@ import sys
 import typer
 
 from creditshare.cli import (
+    alerts,
     audit,
     chain,
     clients,
     contracts,
     db,
     demo,
+    disputes,
     doctor,
     keys,
     keyshare,
@@ -46,6 +48,9 @@ app.add_typer(users.users_app, name="users")
 app.add_typer(members.members_app, name="members")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(db.db_app, name="db")
+app.add_typer(disputes.disputes_app, name="disputes")
+app.add_typer(alerts.alerts_app, name="alerts")
+app.add_typer(alerts.webhooks_app, name="webhooks")
 
 
 def main() -> None:
@@ -67,10 +72,6 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
-
-
-if __name__ == "__main__":
-    main()
 
 
 if __name__ == "__main__":

@@ -80,6 +80,17 @@ def open_gateway(settings: Settings) -> Gateway:
     return Gateway(settings)
 
 
+def synced_gateway() -> Gateway:
+    """The settings' gateway, its index caught up with the chain (a report or verify answers as of the head) —
+    unless a running gateway follows the chain into this database: then its index is used as it keeps it."""
+    gateway = open_gateway(Settings.from_env())
+    with console.status("indexing the chain"):
+        synced = gateway.follower.try_sync()
+    if synced is None:
+        err_console.print("the running gateway keeps this database's index: answering from it as it stands")
+    return gateway
+
+
 def send_now(
     gateway: Gateway, event_ids: list[int], timeout: float, progress: Callable[[int], None] | None = None
 ) -> dict[str, int]:

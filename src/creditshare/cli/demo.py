@@ -92,7 +92,9 @@ def demo(
                 f"every gateway has confirmed its records and indexed block {block} "
                 f"({time.monotonic() - started:.1f} s)"
             )
-            print_tour(lenders, demo_net.tour_record(lenders[0]), history.examples)
+            with console.status("post-loan: an overdue at the second lender, a dispute through the first"):
+                story = demo_net.post_loan_story(lenders, w3)
+            print_tour(lenders, demo_net.tour_record(lenders[0]), history.examples, story)
         console.print(f"chain: [bold]{chain.rpc_url}[/]; Ctrl-C stops everything")
         wait_for_interrupt()
     finally:
@@ -105,7 +107,7 @@ def demo(
         console.print("stopped")
 
 
-def print_tour(lenders: list[Any], record: dict[str, object], examples: dict[str, str]) -> None:
+def print_tour(lenders: list[Any], record: dict[str, object], examples: dict[str, str], story: Any = None) -> None:
     """Each gateway with its console login and API key, one item per line so that nothing is cut at 80 columns
     (a table cut the keys short), then the tour: the console first, then the same through the API."""
     import json
@@ -164,3 +166,23 @@ def print_tour(lenders: list[Any], record: dict[str, object], examples: dict[str
     if examples:
         others = ", ".join(f"{number} ({label})" for label, number in examples.items())
         console.print(f"# other applicants to try in the report: {others}", highlight=False, soft_wrap=True)
+    if story is not None:
+        console.print(
+            f"# post-loan alerts at {a.name}: its borrower {demo_net.MULTI_BORROWER} went overdue at {b.name}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(
+            f"curl -s {a.env.url}/v1/alerts -H 'Authorization: Bearer {a.api_key}'", highlight=False, soft_wrap=True
+        )
+        console.print(
+            f"# disputes at {b.name}: the borrower disputed that overdue through {a.name} (dispute {story.dispute_id}, "
+            "answer due in 20 days)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(
+            f"curl -s '{b.env.url}/v1/disputes?role=against_me' -H 'Authorization: Bearer {b.api_key}'",
+            highlight=False,
+            soft_wrap=True,
+        )

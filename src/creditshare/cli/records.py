@@ -15,6 +15,7 @@ from creditshare.cli._shared import (
     err_console,
     open_gateway,
     send_now,
+    synced_gateway,
 )
 from creditshare.core.config import Settings
 from creditshare.core.exceptions import ConfigError
@@ -23,7 +24,7 @@ from creditshare.domain.report import CreditReport
 from creditshare.write.outbox import SettleTimeout
 
 if TYPE_CHECKING:
-    from creditshare.gateway import Gateway
+    pass
 
 
 def import_cmd(
@@ -91,7 +92,7 @@ def report(
         raise ConfigError(f"--purpose must be one of {', '.join(PURPOSES)}")
     if not consent_ref.strip():
         raise ConfigError("--consent-ref is required: the reference of the applicant's signed consent")
-    gateway = _synced_gateway()
+    gateway = synced_gateway()
     try:
         answer = gateway.queries.credit_report(
             caller=f"cli:{getpass.getuser()}",
@@ -174,7 +175,7 @@ def verify(
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
         where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else str(exc)
         raise ConfigError(f"{file} is not a verify request ({where})") from None
-    gateway = _synced_gateway()
+    gateway = synced_gateway()
     try:
         result = gateway.queries.verify(
             caller=f"cli:{getpass.getuser()}",
@@ -190,14 +191,3 @@ def verify(
     console.print(table)
     if not result.match:
         raise ConfigError(f"record {result.record_hash} was not recorded by {result.lender} as given (tampered?)")
-
-
-def _synced_gateway() -> Gateway:
-    """The settings' gateway, its index caught up with the chain (a report or verify answers as of the head) —
-    unless a running gateway follows the chain into this database: then its index is used as it keeps it."""
-    gateway = open_gateway(Settings.from_env())
-    with console.status("indexing the chain"):
-        synced = gateway.follower.try_sync()
-    if synced is None:
-        err_console.print("the running gateway keeps this database's index: answering from it as it stands")
-    return gateway

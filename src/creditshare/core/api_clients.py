@@ -26,6 +26,8 @@ class Scope(StrEnum):
     VERIFY = "verify"  # POST /v1/verify
     ADMIN = "admin"  # operational endpoints
     BORROWER_SERVICE = "borrower_service"  # POST /v1/borrower/*: a person's own report and objections
+    DISPUTES = "disputes"  # /v1/disputes: open (for a person), list and resolve disputes
+    ALERTS = "alerts"  # /v1/alerts and /v1/watchlist: post-loan alerts
 
     @classmethod
     def parse(cls, text: str) -> frozenset[Scope]:

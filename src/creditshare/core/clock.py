@@ -20,3 +20,8 @@ def utcnow() -> dt.datetime:
 def today_cst() -> dt.date:
     """Today's date in China Standard Time."""
     return dt.datetime.now(CST).date()
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """A datetime read from a timezone-aware column: SQLite hands them back naive (in UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

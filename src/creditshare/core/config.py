@@ -58,6 +58,9 @@ class Settings(BaseModel):
     confirmations: int = Field(
         0, ge=0, le=1000, description="Blocks the index stays behind the head (0: QBFT finality)"
     )
+    index_poll_interval: float = Field(
+        0.25, gt=0, le=60, description="Seconds the index follower waits before asking the node for new blocks"
+    )
     index_range: int = Field(1000, ge=1, le=100_000, description="Widest eth_getLogs block range (Besu caps 1,000)")
     index_stall_seconds: float = Field(
         30.0, gt=0, description="/readyz fails when the index follower has not advanced or caught up for this long"
@@ -77,6 +80,20 @@ class Settings(BaseModel):
     console_lockout_minutes: float = Field(15, gt=0, description="Console: minutes an account stays locked")
     console_secure_cookies: bool = Field(
         False, description="Console: mark cookies Secure (set it when the console is served over HTTPS)"
+    )
+    alerts: bool = Field(True, description="Raise post-loan alerts as the index follows the chain")
+    alerts_backfill_seconds: int = Field(
+        86_400, ge=0, description="Alerts: logs older than this when indexed raise none (no alerts on history)"
+    )
+    alerts_event_age_days: int = Field(
+        7, ge=0, description="Alerts: credit events dated more than this many days ago raise none (imported history)"
+    )
+    webhooks: bool = Field(True, description="Run the webhook delivery thread in this process")
+    webhook_timeout: float = Field(5.0, gt=0, le=60, description="Webhooks: seconds to wait for a receiver")
+    webhook_first_retry: float = Field(1.0, gt=0, description="Webhooks: seconds before the first retry (then x2)")
+    webhook_max_retry: float = Field(3600.0, gt=0, description="Webhooks: longest wait between two attempts")
+    webhook_retry_window: float = Field(
+        86_400.0, gt=0, description="Webhooks: seconds after the first attempt a delivery is dead-lettered"
     )
 
     @property

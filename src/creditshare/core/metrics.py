@@ -67,3 +67,31 @@ class Metrics:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1),
             registry=r,
         )
+        self.alerts_raised = Counter("creditshare_alerts_raised", "Post-loan alerts raised for this lender", registry=r)
+        self.webhook_attempts = Counter(
+            "creditshare_webhook_attempts",
+            "Webhook delivery attempts, by outcome (delivered, failed, dead)",
+            ["outcome"],
+            registry=r,
+        )
+        self.alert_delivery_seconds = Histogram(
+            "creditshare_alert_delivery_seconds",
+            "Time from the block that caused an alert to its first successful webhook delivery",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 60, 600, 3600),
+            registry=r,
+        )
+        self.webhook_dead_letters = Gauge(
+            "creditshare_webhook_dead_letters", "Webhook deliveries given up (listed until re-delivered)", registry=r
+        )
+        self.disputes = Gauge(
+            "creditshare_disputes",
+            "Disputes in the index by state (open, overdue: unanswered past the 20-day deadline) across the consortium",
+            ["state"],
+            registry=r,
+        )
+        self.disputes_opened = Gauge(
+            "creditshare_disputes_opened_by_member",
+            "Disputes each member has opened (as indexed), so that abuse is visible",
+            ["member"],
+            registry=r,
+        )

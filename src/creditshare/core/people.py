@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from creditshare.core.clock import aware
 from creditshare.core.db.tables import ConsoleSession, ConsoleUser
 from creditshare.core.exceptions import CreditShareError
 
@@ -153,11 +154,6 @@ def reset_password(session: Session, username: str, password: str, now: dt.datet
     user.password_changed_at = now
     user.failed_logins, user.locked_until = 0, None
     session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
-
-
-def aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timezone-aware columns back naive (in UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def sign_in(session: Session, username: str, password: str, now: dt.datetime, lockout: LockoutPolicy) -> Person:

@@ -118,7 +118,7 @@ def prepare_gateways(
         env = GatewayEnv(home / f"lender-{i + 1}", account, rpc_url, deployment, port=first_port + i)
         key_file = env.home / "demo-api-key"
         if not key_file.exists():
-            key_file.write_text(env.add_client("demo", "submit,query,verify,admin,borrower_service"))
+            key_file.write_text(env.add_client("demo", "submit,query,verify,admin,borrower_service,disputes,alerts"))
             key_file.chmod(0o600)
         password_file = env.home / "demo-console-password"
         if not password_file.exists():
@@ -303,3 +303,60 @@ def tour_record(lender: DemoLender, day: dt.date | None = None) -> dict[str, obj
         "occurred_on": (day or today_cst()).isoformat(),
         "principal_fen": 1_200_000,
     }
+
+
+POST_LOAN_MARKER = "demo-post-loan.done"
+
+
+@dataclass(frozen=True)
+class PostLoanStory:
+    """What the demo's post-loan story left for the tour: the overdue at the second lender that the first lender
+    is alerted to, and the dispute the first lender opened on it for the borrower."""
+
+    overdue_record_hash: str
+    dispute_id: str
+
+
+def post_loan_story(lenders: list[DemoLender], w3: Web3, timeout: float = 60) -> PostLoanStory:
+    """Make `MULTI_BORROWER` (a borrower of the first lender) go overdue at the second lender, and open a dispute
+    on that overdue through the first lender, as the borrower objects there: the first lender gets an `overdue`
+    alert, the second a `dispute_opened` one. Done once per demo home (a marker keeps what it made)."""
+    first, second = lenders[0], lenders[1]
+    marker = first.env.home / POST_LOAN_MARKER
+    if marker.exists():
+        done = json.loads(marker.read_text())
+        return PostLoanStory(done["overdue_record_hash"], done["dispute_id"])
+    today = today_cst()
+    person = {"id_type": "resident_id", "id_number": MULTI_BORROWER}
+    records = [
+        {**person, "record_id": "DEMO-PL-OPEN", "event_type": "loan_opened", "loan_number": "DEMO-PL-LOAN",
+         "occurred_on": (today - dt.timedelta(days=45)).isoformat(), "principal_fen": 2_000_000},
+        {**person, "record_id": "DEMO-PL-OVERDUE", "event_type": "overdue", "loan_number": "DEMO-PL-LOAN",
+         "occurred_on": today.isoformat(), "outstanding_fen": 1_500_000, "overdue_fen": 180_000,
+         "days_past_due": 12},
+    ]  # fmt: skip
+    with httpx.Client(
+        base_url=second.env.url, headers={"Authorization": f"Bearer {second.api_key}"}, timeout=60
+    ) as api:
+        answer = api.post("/v1/events", json=records)
+        body = answer.json() if answer.headers.get("content-type") == "application/json" else {}
+        if answer.status_code != 200 or body.get("rejected"):
+            raise BootstrapError(f"{second.name} refused the post-loan story: " + _first_problem(body, answer.text))
+        overdue_id = body["results"][1]["event_id"]
+
+        def confirmed() -> str | None:
+            status = api.get(f"/v1/events/{overdue_id}").json()
+            return str(status["record_hash"]) if status["status"] == "confirmed" else None
+
+        record_hash = str(wait_until(confirmed, timeout))
+    wait_until_indexed(lenders, w3, timeout=timeout)
+    objection = {**person, "verification_ref": "DEMO-KYC-1", "record_hash": record_hash,
+                 "statement": "借款人称该笔逾期已于当日结清，申请核查。"}  # fmt: skip
+    with httpx.Client(base_url=first.env.url, headers={"Authorization": f"Bearer {first.api_key}"}, timeout=60) as api:
+        opened = api.post("/v1/disputes", json=objection)
+        if opened.status_code != 201:
+            raise BootstrapError(f"{first.name} could not open the demo dispute: {opened.text[:300]}")
+        story = PostLoanStory(record_hash, str(opened.json()["id"]))
+    marker.write_text(json.dumps({"overdue_record_hash": story.overdue_record_hash, "dispute_id": story.dispute_id}))
+    wait_until_indexed(lenders, w3, timeout=timeout)
+    return story

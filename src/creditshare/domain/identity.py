@@ -108,7 +108,9 @@ def _normalise_resident(value: str, today: dt.date) -> str:
     if born.year < 1900 or born > today:
         raise InvalidIdentity("the birth date in the resident id is implausible: too long ago or in the future")
     if value[17] != resident_check_char(value[:17]):
-        raise InvalidIdentity("resident id: the check character does not match the first 17 digits")
+        raise InvalidIdentity(
+            "resident id: the check character does not match the first 17 digits", "invalid_check_character"
+        )
     return value
 
 
@@ -116,7 +118,10 @@ def _normalise_uscc(value: str) -> str:
     if not _USCC_RE.fullmatch(value):
         raise InvalidIdentity("unified social credit code must be 18 characters of 0-9 and A-Y without I, O, S, V, Z")
     if value[17] != uscc_check_char(value[:17]):
-        raise InvalidIdentity("unified social credit code: the check character does not match the first 17 characters")
+        raise InvalidIdentity(
+            "unified social credit code: the check character does not match the first 17 characters",
+            "invalid_check_character",
+        )
     return value
 
 

@@ -1,5 +1,6 @@
 """A person's own rights, exercised through a lender's customer channel once the lender has verified who they are
-(征信业管理条例 art. 17 and 25): their own report with who looked them up, and objections to what it says.
+(征信业管理条例 art. 17): their own report with who looked them up. Their objections are disputes
+(`creditshare.disputes`).
 
 An own report is a report like any other — audited, and recorded on chain as an inquiry — but with its own
 purpose code (`Purpose.OWN_REPORT`), which no report counts as a credit application. Two a calendar year (China
@@ -10,33 +11,19 @@ inquiries about the person, as indexed) plus this gateway's own requests whose i
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.core.clock import CST, utcnow
-from creditshare.core.crypto import RecordCipher
-from creditshare.core.db import transaction
-from creditshare.core.db.tables import AuditEntry, BorrowerObjection, IndexEvent, IndexInquiry
-from creditshare.core.exceptions import CreditShareError
-from creditshare.domain.identity import IdType, KeyPurpose, SubjectKeySource, normalise
+from creditshare.core.db.tables import AuditEntry, IndexInquiry
 from creditshare.domain.purposes import Purpose
-from creditshare.read.audit import AuditLog
 from creditshare.read.queries import Queries, ReportAnswer
 
 #: Own reports a person gets free each calendar year (征信业管理条例 art. 17).
 FREE_OWN_REPORTS_PER_YEAR = 2
-#: Days within which an objection must be checked and answered (art. 25).
-OBJECTION_DAYS = 20
-
-
-class EventNotFound(CreditShareError):
-    """Raised when an objection names an event that is not in this person's report (whether or not it exists
-    for someone else: the answer must not tell)."""
 
 
 @dataclass(frozen=True)
@@ -48,30 +35,11 @@ class OwnReport:
     fee_may_apply: bool
 
 
-@dataclass(frozen=True)
-class Objection:
-    """A filed objection, as the person's channel shows it back to them."""
-
-    reference: str
-    event_id: int
-    record_hash: bytes
-    filed_at: dt.datetime
-    due_at: dt.datetime
-    state: str
-
-
 class BorrowerDesk:
-    """Own reports and objections of verified people."""
+    """Own reports of verified people."""
 
-    def __init__(
-        self,
-        factory: sessionmaker[Session],
-        queries: Queries,
-        keys: SubjectKeySource,
-        audit: AuditLog,
-        cipher: RecordCipher,
-    ) -> None:
-        self._factory, self._queries, self._keys, self._audit, self._cipher = factory, queries, keys, audit, cipher
+    def __init__(self, factory: sessionmaker[Session], queries: Queries) -> None:
+        self._factory, self._queries = factory, queries
 
     def own_report(self, *, caller: str, id_type: str, id_number: str, verification_ref: str) -> OwnReport:
         """The person's report with its details, recorded as an own-report inquiry; raises what
@@ -88,43 +56,6 @@ class BorrowerDesk:
         with self._factory() as session:
             used = own_reports_this_year(session, subject, utcnow())  # this one included
         return OwnReport(answer, max(0, FREE_OWN_REPORTS_PER_YEAR - used), used > FREE_OWN_REPORTS_PER_YEAR)
-
-    def object(self, *, caller: str, id_type: str, id_number: str, record_hash: bytes, statement: str) -> Objection:
-        """File an objection against one event of the person's report; raises `InvalidIdentity` or
-        `EventNotFound`."""
-        normal = normalise(id_type, id_number)  # first: it refuses an unknown id type too
-        borrower = (IdType(id_type).value, normal)
-        subject = self._keys.record_keys([borrower], KeyPurpose.VERIFY).subject(*borrower)
-        now = utcnow()
-        reference = f"OBJ-{now.astimezone(CST):%Y%m%d}-{secrets.token_hex(4).upper()}"
-        with transaction(self._factory) as session:
-            event_id = session.scalar(
-                select(IndexEvent.id).where(IndexEvent.record_hash == record_hash, IndexEvent.subject_key == subject)
-            )
-            if event_id is None:
-                raise EventNotFound("no event with this record hash in this person's report")
-            sealed = self._cipher.seal(statement.encode(), reference.encode())
-            row = BorrowerObjection(
-                reference=reference,
-                subject_key=subject,
-                event_id=int(event_id),
-                record_hash=record_hash,
-                statement=base64.b64encode(sealed).decode(),
-                filed_by=caller,
-                filed_at=now,
-                due_at=now + dt.timedelta(days=OBJECTION_DAYS),
-                state="open",
-            )
-            session.add(row)
-        self._audit.append(
-            caller=caller,
-            action="objection",
-            purpose=None,
-            consent_hash=None,
-            subject_key=subject.hex(),
-            result_size=1,
-        )
-        return Objection(reference, int(event_id), record_hash, now, row.due_at, "open")
 
 
 def _year_start(now: dt.datetime) -> dt.datetime:

@@ -145,28 +145,31 @@ def _correction(log: Log) -> tuple[Table, Row]:
     }
 
 
-def _dispute(log: Log, outcome: int) -> Row:
+def _dispute(log: Log, outcome: int, detail: bytes) -> Row:
     return {
         **log.ledger_common,
         "lender": _address(log.topics[1]),
         "record_hash": _key(log.topics[2], "record hash"),
         "actor": _address(log.topics[3]),
         "outcome": outcome,
+        "detail": detail,
         "block_time": log.block_time,
     }
 
 
 def _dispute_opened(log: Log) -> tuple[Table, Row]:
-    log.shape(4, 0)
-    return "disputes", _dispute(log, 0)
+    """DisputeOpened: data is the objection hash and the opener's counts (today, total), which the index does not
+    keep (it counts openings itself)."""
+    log.shape(4, 96)
+    return "disputes", _dispute(log, 0, _key(log.data[:32], "objection hash"))
 
 
 def _dispute_resolved(log: Log) -> tuple[Table, Row]:
-    log.shape(4, 32)
-    outcome = int.from_bytes(log.data, "big")
-    if outcome not in (1, 2):  # DisputeOutcome: 1 confirmed, 2 corrected
-        raise Rejected("invalid_dispute", f"outcome {outcome} is neither confirmed (1) nor corrected (2)")
-    return "disputes", _dispute(log, outcome)
+    log.shape(4, 64)
+    outcome = int.from_bytes(log.data[:32], "big")
+    if outcome not in (1, 2):  # DisputeOutcome: 1 upheld, 2 corrected
+        raise Rejected("invalid_dispute", f"outcome {outcome} is neither upheld (1) nor corrected (2)")
+    return "disputes", _dispute(log, outcome, _key(log.data[32:64], "dispute detail"))
 
 
 def _known(enum: type[Role] | type[MemberStatus], value: int) -> int:

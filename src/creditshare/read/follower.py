@@ -31,7 +31,7 @@ from creditshare.core.db.tables import IndexBlock, IndexState
 from creditshare.core.exceptions import ChainError, CreditShareError
 from creditshare.core.metrics import Metrics
 from creditshare.read.decode import decode_logs
-from creditshare.read.store import delete_above, quarantined_by_reason, store_batch
+from creditshare.read.store import OnStored, delete_above, quarantined_by_reason, store_batch
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class Follower:
         rows_per_write: int = 512,
         metrics: Metrics | None = None,
         lease: Lease | None = None,
+        on_stored: OnStored | None = None,
+        after_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.w3 = w3
         self._factory = factory
@@ -100,6 +102,9 @@ class Follower:
         #: With a lease, one follower per database writes the index; another one stands by (two followers would
         #: race on the cursor).
         self.lease = lease
+        #: Raises alerts in each range's transaction; `after_commit` hears how many once it committed.
+        self._on_stored = on_stored
+        self._after_commit = after_commit
         self._counted = False  # quarantine gauges loaded from the database
         self.last_error: str | None = None
         #: Where the follower last stood: the chain's head it saw, the block it had indexed, and when (monotonic
@@ -170,9 +175,11 @@ class Follower:
                 part, self.deployment.ledger, self.deployment.registry, {n: h[1] for n, h in headers.items()}
             )
             with transaction(self._factory) as session:
-                quarantined = store_batch(session, decoded, headers, last)
+                stored = store_batch(session, decoded, headers, last, self._on_stored)
+            if stored.raised and self._after_commit is not None:
+                self._after_commit(stored.raised)
             rows += decoded.size
-            self._saw(head, last, caught_up=last >= target, quarantined=quarantined)
+            self._saw(head, last, caught_up=last >= target, quarantined=stored.quarantined)
         return SyncProgress(end, target, rows)
 
     def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> SyncProgress:

@@ -6,6 +6,8 @@ Rows are keyed by (block, log index), so a re-read range inserts nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from creditshare.core.db import Base
 from creditshare.core.db.tables import (
+    Alert,
     IndexBlock,
     IndexCorrection,
     IndexDispute,
@@ -27,7 +30,7 @@ from creditshare.read.decode import IndexRows, Table
 from creditshare.read.screen import screen
 
 #: The tables holding decoded logs (each has block_number and log_index).
-INDEX_TABLES = (IndexEvent, IndexInquiry, IndexCorrection, IndexDispute, IndexMemberEvent, IndexQuarantine)
+INDEX_TABLES = (IndexEvent, IndexInquiry, IndexCorrection, IndexDispute, IndexMemberEvent, IndexQuarantine, Alert)
 _MODELS: dict[Table, type[Base]] = {
     "events": IndexEvent,
     "inquiries": IndexInquiry,
@@ -46,15 +49,33 @@ def _insert_ignoring_duplicates(session: Session, model: type[Base], rows: list[
     session.execute(insert(model.metadata.tables[model.__tablename__]).on_conflict_do_nothing(), rows)
 
 
+#: Called in the transaction that stored a range, with its accepted rows by table and its blocks' times (how
+#: alerts are raised in the same transaction as the logs that cause them); returns what it raised.
+OnStored = Callable[[Session, dict[str, list[dict[str, Any]]], dict[int, int]], int]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing a range came to: logs quarantined, by reason, and what `on_stored` raised."""
+
+    quarantined: dict[str, int]
+    raised: int = 0
+
+
 def store_batch(
-    session: Session, rows: IndexRows, blocks: dict[int, tuple[bytes, int]], last_block: int
-) -> dict[str, int]:
+    session: Session,
+    rows: IndexRows,
+    blocks: dict[int, tuple[bytes, int]],
+    last_block: int,
+    on_stored: OnStored | None = None,
+) -> Stored:
     """Write one decoded range: the rows the index accepts, the quarantined logs, the blocks' (hash, timestamp),
-    and the cursor moved to `last_block` (which must be among `blocks`). Rows already present are skipped, so a
-    re-read range adds nothing. Returns how many logs were quarantined, by reason."""
+    and the cursor moved to `last_block` (which must be among `blocks`); then `on_stored`. Rows already present
+    are skipped, so a re-read range adds nothing."""
     checked = screen(session, rows)
+    tables: dict[str, list[dict[str, Any]]] = {name: checked.table(name) for name in _MODELS}
     for name, model in _MODELS.items():
-        _insert_ignoring_duplicates(session, model, checked.table(name))
+        _insert_ignoring_duplicates(session, model, tables[name])
     _insert_ignoring_duplicates(session, IndexQuarantine, checked.quarantine)
     _insert_ignoring_duplicates(
         session, IndexBlock, [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in blocks.items()]
@@ -66,7 +87,8 @@ def store_batch(
     counts: dict[str, int] = {}
     for row in checked.quarantine:
         counts[row["reason"]] = counts.get(row["reason"], 0) + 1
-    return counts
+    raised = on_stored(session, tables, {n: t for n, (_, t) in blocks.items()}) if on_stored is not None else 0
+    return Stored(counts, raised)
 
 
 def quarantined_by_reason(session: Session) -> dict[str, int]:

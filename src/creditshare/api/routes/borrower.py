@@ -9,11 +9,12 @@ from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 
 from creditshare.api.body import JsonBodyRoute
-from creditshare.api.deps import BorrowersDep, BorrowerServiceDep, RateLimitDep
-from creditshare.api.errors import ApiError, query_errors
+from creditshare.api.deps import BorrowersDep, BorrowerServiceDep, DisputesDep, RateLimitDep
+from creditshare.api.errors import query_errors
+from creditshare.api.routes.disputes import dispute_errors
 from creditshare.api.schemas import ObjectionRequest, ObjectionResponse, OwnReportResponse, VerifiedPerson
 from creditshare.api.schemas.borrower import ListedEvent, Lookup
-from creditshare.read.borrower import OBJECTION_DAYS, EventNotFound
+from creditshare.domain.disputes import VERIFY_DAYS
 
 router = APIRouter(prefix="/v1/borrower", tags=["borrower"], route_class=JsonBodyRoute)
 
@@ -67,32 +68,32 @@ async def own_report(
     summary="File the person's objection against one event of their report",
 )
 async def file_objection(
-    body: Annotated[ObjectionRequest, Body()], caller: BorrowerServiceDep, desk: BorrowersDep, _: None = RateLimitDep
+    body: Annotated[ObjectionRequest, Body()], caller: BorrowerServiceDep, desk: DisputesDep, _: None = RateLimitDep
 ) -> ObjectionResponse:
-    """The objection is kept by this lender (the statement sealed) with a tracking reference; it must be answered
-    within 20 days (征信业管理条例 art. 25). Rate-limited like reports: each answer tells whether a record belongs to
-    an ID."""
+    """The objection opens a dispute on chain (any member's record; the statement stays with this lender, sealed,
+    with a tracking reference): the event shows as disputed in every report at once and must be answered within
+    20 days (征信业管理条例 art. 25). Rate-limited like reports: each answer tells whether a record belongs to an
+    ID."""
 
     def work() -> ObjectionResponse:
-        try:
-            with query_errors():
-                filed = desk.object(
-                    caller=caller.name,
-                    id_type=body.id_type,
-                    id_number=body.id_number,
-                    record_hash=bytes.fromhex(body.record_hash[2:]),
-                    statement=body.statement,
-                )
-        except EventNotFound as exc:
-            raise ApiError(404, "event_not_found", str(exc), "record_hash") from None
+        with dispute_errors():
+            filed = desk.open(
+                caller=caller.name,
+                id_type=body.id_type,
+                id_number=body.id_number,
+                record_hash=bytes.fromhex(body.record_hash[2:]),
+                statement=body.statement,
+            )
+        assert filed.reference is not None and filed.event_id is not None  # opened here, just now
         return ObjectionResponse(
             reference=filed.reference,
             event_id=filed.event_id,
             record_hash="0x" + filed.record_hash.hex(),
-            filed_at=filed.filed_at,
+            filed_at=filed.opened_at,
             due_at=filed.due_at.date(),
-            deadline_days=OBJECTION_DAYS,
-            state=filed.state,
+            deadline_days=VERIFY_DAYS,
+            state=filed.state.value,
+            dispute_id=filed.id,
         )
 
     return await run_in_threadpool(work)

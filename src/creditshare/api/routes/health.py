@@ -42,4 +42,5 @@ async def readyz(gateway: GatewayDep) -> Any:
     responses={200: {"description": "The `creditshare_*` series in Prometheus's text format"}},
 )
 def metrics(gateway: GatewayDep) -> Response:
+    gateway.refresh_metrics()
     return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)

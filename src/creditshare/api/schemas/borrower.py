@@ -68,3 +68,4 @@ class ObjectionResponse(BaseModel):
     due_at: dt.date = Field(description="The answer is due by this date (20 days, 征信业管理条例 art. 25)")
     deadline_days: int
     state: str
+    dispute_id: str = Field(description="The dispute on chain (`<block>-<log index>`), as /v1/disputes lists it")

@@ -54,7 +54,7 @@ async def report(
     try:
         normal = normalise(id_type, id_number)
     except InvalidIdentity as exc:  # said in the page's language: the domain's message is for logs
-        errors["id_number"] = "check_char_wrong" if "check character" in str(exc) else "id_format_wrong"
+        errors["id_number"] = "check_char_wrong" if exc.code == "invalid_check_character" else "id_format_wrong"
     if purpose not in FORM_PURPOSES:
         errors["purpose"] = "required"
     if not consent_ref.strip():

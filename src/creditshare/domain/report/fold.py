@@ -181,6 +181,50 @@ def _cite(
     return evidence
 
 
+def _summarise(loans: list[Loan], counted: list[InquiryFact], as_of_time: int, open_disputes: int) -> Summary:
+    """The summary of `loans` and the counted application inquiries."""
+    active = [loan for loan in loans if loan.active]
+    return Summary(
+        active_loans=len(active),
+        lenders_with_active_loans=len({loan.lender for loan in active}),
+        total_outstanding_fen=sum(loan.outstanding_fen for loan in active),
+        worst_current_dpd=max((loan.current_dpd for loan in active), default=0),
+        defaults_5y=sum(loan.defaulted for loan in loans),
+        writeoffs_5y=sum(loan.written_off for loan in loans),
+        late_months_24m=sum(loan.late_months for loan in loans),
+        application_inquiry_lenders_30d=len({q.lender for q in counted_inquiries(counted, as_of_time, 30)}),
+        application_inquiry_lenders_90d=len({q.lender for q in counted_inquiries(counted, as_of_time, 90)}),
+        application_inquiry_lenders_180d=len({q.lender for q in counted}),
+        open_disputes=open_disputes,
+        loans_total=len(loans),
+    )
+
+
+def _graded(
+    summary: Summary,
+    loans: list[Loan],
+    disputes: dict[RecordRef, int],
+    counted: list[InquiryFact],
+    as_of_time: int,
+    policy: Policy,
+) -> tuple[str, list[Reason]]:
+    """The grade and its reasons. Loans with an open dispute are graded as the policy's `disputed_in_grade` says
+    — `kept` (the record stands until it is corrected) or `left_out` — and a reason says which, and how many."""
+    disputed = [loan for loan in loans if any((e.lender, e.record_hash) in disputes for e in loan.kept)]
+    if not disputed:
+        return grade(summary, policy)
+    if policy.disputed_in_grade == "left_out":
+        left_out = {id(loan) for loan in disputed}
+        others = [loan for loan in loans if id(loan) not in left_out]
+        report_grade, reasons = grade(_summarise(others, counted, as_of_time, 0), policy)
+        text = "loans with an open dispute were left out of the grade until the dispute is answered"
+    else:
+        report_grade, reasons = grade(summary, policy)
+        text = "loans with an open dispute were kept in the grade: a record stands until it is corrected"
+    code = "DISPUTED_LEFT_OUT" if policy.disputed_in_grade == "left_out" else "DISPUTED_KEPT"
+    return report_grade, [*reasons, Reason(code=code, grade="A", text=text, value=len(disputed))]
+
+
 def fold(
     subject_key: bytes,
     facts: SubjectFacts,
@@ -210,23 +254,9 @@ def fold(
         if (loan := fold_loan(lender, loan_key, events, frame.cutoff_day, frame.window)) is not None
     ]
     kept = {(e.lender, e.record_hash) for loan in loans for e in loan.kept} if disputes else set()
-    active = [loan for loan in loans if loan.active]
     counted = counted_inquiries(facts.inquiries, as_of_time, INQUIRY_WINDOWS[-1])
-    summary = Summary(
-        active_loans=len(active),
-        lenders_with_active_loans=len({loan.lender for loan in active}),
-        total_outstanding_fen=sum(loan.outstanding_fen for loan in active),
-        worst_current_dpd=max((loan.current_dpd for loan in active), default=0),
-        defaults_5y=sum(loan.defaulted for loan in loans),
-        writeoffs_5y=sum(loan.written_off for loan in loans),
-        late_months_24m=sum(loan.late_months for loan in loans),
-        application_inquiry_lenders_30d=len({q.lender for q in counted_inquiries(counted, as_of_time, 30)}),
-        application_inquiry_lenders_90d=len({q.lender for q in counted_inquiries(counted, as_of_time, 90)}),
-        application_inquiry_lenders_180d=len({q.lender for q in counted}),
-        open_disputes=sum(1 for key in disputes if key in kept),
-        loans_total=len(loans),
-    )
-    report_grade, reasons = grade(summary, policy)
+    summary = _summarise(loans, counted, as_of_time, sum(1 for key in disputes if key in kept))
+    report_grade, reasons = _graded(summary, loans, disputes, counted, as_of_time, policy)
     shown = [_listed_loan(loan, disputes, frame, lender_names) for loan in listed(loans, policy.max_loans_listed)]
     return CreditReport(
         subject_key=_hex(subject_key),

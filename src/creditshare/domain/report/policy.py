@@ -26,6 +26,9 @@ class Policy(BaseModel):
     version: str
     negative_info_years: int = Field(5, ge=1)
     dispute_verification_days: int = Field(20, ge=1)
+    disputed_in_grade: Literal["kept", "left_out"] = Field(
+        "kept", description="whether loans with an open dispute count in the grade (a reason says which)"
+    )
     history_months: int = Field(24, ge=1, le=120)
     max_loans_listed: int = Field(
         100, ge=1, le=10_000, description="loans a report lists per lender (the summary counts all)"

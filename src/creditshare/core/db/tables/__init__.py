@@ -1,5 +1,6 @@
 """Every table, split by the area that owns it; importing this package registers them all on `Base.metadata`."""
 
+from creditshare.core.db.tables.alerts import Alert, Watch, WebhookDelivery, WebhookEndpoint
 from creditshare.core.db.tables.audit import AuditEntry
 from creditshare.core.db.tables.clients import ApiClient
 from creditshare.core.db.tables.console import BorrowerObjection, ConsoleSession, ConsoleUser
@@ -17,6 +18,7 @@ from creditshare.core.db.tables.keyshare import KeyshareAnchor, KeyshareLogEntry
 from creditshare.core.db.tables.outbox import Batch, Lock, OutboxItem
 
 __all__ = [
+    "Alert",
     "ApiClient",
     "AuditEntry",
     "Batch",
@@ -36,4 +38,7 @@ __all__ = [
     "Lock",
     "OutboxItem",
     "SubjectKeyCache",
+    "Watch",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

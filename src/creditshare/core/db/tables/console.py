@@ -57,3 +57,9 @@ class BorrowerObjection(Base):
     filed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(16), default="open")
+    #: The dispute on chain: the record's lender, the objection's hash, the opening transaction and the dispute's
+    #: id (`<block>-<log index>`) once mined. Rows from before disputes went on chain have none.
+    record_lender: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    objection_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    dispute_id: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)

@@ -96,20 +96,24 @@ class IndexCorrection(LedgerLog, Base):
 
 
 class IndexDispute(LedgerLog, Base):
-    """A DisputeOpened (outcome 0) or DisputeResolved (outcome 1 confirmed, 2 corrected) log; `subject_key` is the
-    disputed record's (looked up when the log is stored)."""
+    """A DisputeOpened (outcome 0) or DisputeResolved (outcome 1 upheld, 2 corrected) log; `subject_key` is the
+    disputed record's (looked up when the log is stored). `detail` is the objection hash of an opening, the
+    correction's record hash or the reason code of a resolution."""
 
     __tablename__ = "idx_disputes"
     __table_args__ = (
         unique_position("idx_disputes"),
         Index("ix_idx_disputes_record", "record_hash"),
         Index("ix_idx_disputes_subject", "subject_key"),
+        Index("ix_idx_disputes_lender", "lender"),
+        Index("ix_idx_disputes_actor", "actor"),
     )
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     actor: Mapped[str] = mapped_column(String(42))
     outcome: Mapped[int] = mapped_column(Integer)
     block_time: Mapped[int] = mapped_column(BigInteger)
     subject_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    detail: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
 
 
 class IndexMemberEvent(LogRow, Base):
