@@ -1,21 +1,27 @@
 """The console in a real headless Chromium (Debian's chromium + chromium-driver through selenium) against lender A's
 real gateway: sign-in and lock-out, the query form's check-character validation, a multi-lending borrower's report
 equal to the JSON API's, *Verify*, print view and PDF, the language switch, sign-out, an expired session and a
-form posted without its CSRF token. Every page is saved to reports/screenshots/."""
+form posted without its CSRF token, and the post-loan page with an alert and a dispute. Every page is saved to
+reports/screenshots/."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import re
+import sqlite3
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 
 from creditshare.console.formatting import yuan
+from creditshare.domain.codec import ItemType
+from tests.support import credit_item
 from tests.support.browser import Browser
-from tests.support.console import BORROWER, PASSWORDS, ConsoleSite
+from tests.support.console import BORROWER, LENDERS, PASSWORDS, ConsoleSite
+from tests.support.gateways import wait_until
+from tests.support.holders import subject_key_of
 
 
 def text(browser: Browser, css: str) -> str:
@@ -194,3 +200,42 @@ def test_auditor_view(fresh: Browser, site: ConsoleSite) -> None:
     callers = {c.text for c in fresh.driver.find_elements(By.CSS_SELECTOR, "#audit-table td.caller")}
     assert callers == {"console:uw"}
     fresh.screenshot("13-audit")
+
+
+def test_post_loan_page_shows_an_alert_and_a_dispute_with_its_deadline(fresh: Browser, site: ConsoleSite) -> None:
+    c = site.consortium
+    lender_a, lender_b, lender_c = (c.accounts[i] for i in LENDERS)
+    db = site.env.home / "gateway.db"
+    with sqlite3.connect(db, timeout=10) as conn:
+        (record,) = conn.execute(
+            "SELECT record_hash FROM idx_events WHERE lender = ? LIMIT 1", (lender_a.address.lower(),)
+        ).fetchone()
+    # Lender A's borrower falls overdue at lender B today; through lender C the borrower disputes A's record.
+    today = dt.date.today()
+    c.record(
+        lender_b, [credit_item(ItemType.OVERDUE, today, 90_000, 9_000, 6, subject_key_of("resident_id", BORROWER))]
+    )
+    c.tx(lender_c).transact(c.ledger.functions.openDispute(lender_a.address, record, bytes([0x0E]) * 32))
+
+    def kinds() -> set[str]:
+        with sqlite3.connect(db, timeout=10) as conn:
+            return {kind for (kind,) in conn.execute("SELECT kind FROM alerts")}
+
+    wait_until(lambda: {"overdue", "dispute_opened"} <= kinds(), 30)
+    sign_in(fresh, site, "uw")
+    fresh.wait_for("#query-form")
+    fresh.click_and_wait_for_page(fresh.driver.find_element(By.ID, "nav-post-loan"))
+    fresh.wait_for("#alerts-table")
+    rows = fresh.driver.find_elements(By.CSS_SELECTOR, "#alerts-table tr.alert-row")
+    assert {"overdue", "dispute_opened"} <= {r.get_attribute("data-kind") for r in rows}
+    page = fresh.driver.find_element(By.TAG_NAME, "body").text
+    assert "他行逾期" in page and "本机构记录被异议" in page and "Console Lender B" in page
+    disputes = fresh.driver.find_elements(By.CSS_SELECTOR, "#disputes-table tr.dispute-row")
+    assert [d.get_attribute("data-state") for d in disputes] == ["open"]
+    assert "针对本机构记录" in disputes[0].text and "Console Lender C" in disputes[0].text
+    due = (dt.datetime.now(dt.UTC) + dt.timedelta(days=20)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert (
+        due.strftime("%Y-%m-%d") in disputes[0].text
+        or (due - dt.timedelta(minutes=5)).strftime("%Y-%m-%d") in disputes[0].text
+    )
+    fresh.screenshot("14-post-loan")

@@ -46,7 +46,13 @@ def query(token: str | None, **changes: str) -> dict[str, str]:
 
 def test_pages_need_a_session(site: ConsoleSite) -> None:
     with httpx.Client(base_url=site.env.url, follow_redirects=False) as anonymous:
-        for method, path in (("GET", "/console/"), ("GET", "/console/audit"), ("POST", "/console/report")):
+        pages = (
+            ("GET", "/console/"),
+            ("GET", "/console/audit"),
+            ("GET", "/console/post-loan"),
+            ("POST", "/console/report"),
+        )
+        for method, path in pages:
             response = anonymous.request(method, path, data=query(None) if method == "POST" else None)
             assert (response.status_code, response.headers.get("location")) == (303, "/console/login"), path
     with httpx.Client(base_url=site.env.url, follow_redirects=False, cookies={"cs_session": "a-guess"}) as guesser:
@@ -118,6 +124,7 @@ def test_roles_keep_auditors_out_of_reports_and_underwriters_out_of_the_audit_lo
     auditor, token = sign_in(site, "aud")
     try:
         assert auditor.post("/console/report", data=query(token)).status_code == 403
+        assert auditor.get("/console/post-loan").status_code == 403  # the lender's borrowers: underwriters only
         assert auditor.get("/console/").headers["location"] == "/console/audit"
         export = auditor.get("/console/audit.csv", params={"person": "console:uw"})
         assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")

@@ -38,6 +38,13 @@ class AlertFeed:
             names = member_names(session) if rows else {}
             return AlertPage([alert_data(a, names) for a in rows], rows[-1].id if rows else after)
 
+    def recent(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest alerts first (what a person looks at; programs read `page`)."""
+        with self._factory() as session:
+            rows = session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)).all()
+            names = member_names(session) if rows else {}
+            return [alert_data(a, names) for a in rows]
+
     def watch_person(self, id_type: str, id_number: str, reference: str, *, watching: bool = True) -> None:
         """`watch` by the person's ID (their subject key is derived as for the lender's own customer); raises
         `InvalidIdentity`."""

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from creditshare.console.auth import PREFIX, NotSignedIn, Refused
-from creditshare.console.routes import audit, reports, session
+from creditshare.console.routes import audit, postloan, reports, session
 from creditshare.console.templating import HERE, render
 
 
@@ -17,6 +17,7 @@ def install(app: FastAPI) -> None:
     app.include_router(session.router)
     app.include_router(reports.router)
     app.include_router(audit.router)
+    app.include_router(postloan.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     @app.exception_handler(NotSignedIn)

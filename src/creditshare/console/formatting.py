@@ -26,9 +26,10 @@ def iso_date(value: dt.date | dt.datetime | None) -> str:
     return value.date().isoformat() if isinstance(value, dt.datetime) else value.isoformat()
 
 
-def cst_time(value: dt.datetime) -> str:
-    """An instant as Beijing time, to the second."""
-    return value.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+def cst_time(value: dt.datetime | str) -> str:
+    """An instant (or its ISO 8601 text, as the alert feed carries it) as Beijing time, to the second."""
+    instant = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return instant.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def mask_id(normalised: str) -> str:
