@@ -194,7 +194,7 @@ contract CreditLedger is ICreditLedger {
     /// @inheritdoc ICreditLedger
     function disputesOpenedBy(address opener) external view returns (uint32 today, uint64 total) {
         OpenerTally memory tally = _openers[opener];
-        today = tally.day == _today() ? tally.today : 0;
+        today = tally.day < _today() ? 0 : tally.today; // a tally is never dated after today
         total = tally.total;
     }
 
@@ -228,7 +228,7 @@ contract CreditLedger is ICreditLedger {
     function _countOpening(address opener) internal returns (OpenerTally memory tally) {
         tally = _openers[opener];
         uint32 today = _today();
-        if (tally.day != today) (tally.day, tally.today) = (today, 0);
+        if (tally.day < today) (tally.day, tally.today) = (today, 0); // a tally is never dated after today
         if (tally.today >= MAX_DISPUTES_PER_DAY) revert LedgerDisputeQuotaExceeded(opener, MAX_DISPUTES_PER_DAY);
         tally.today += 1;
         tally.total += 1;
