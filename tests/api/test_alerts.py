@@ -186,6 +186,11 @@ def test_each_kind_for_watched_subjects_only_never_for_own_events(post: Post) ->
         assert api.put("/v1/watchlist", json={**stop, "watching": False}).status_code == 204
         bad = api.put("/v1/watchlist", json={**body, "id_number": "110105198505050012"})
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_check_character"
+        # Found by schemathesis: an unknown id type and a cursor past SQLite's integers were 500s.
+        kind = api.put("/v1/watchlist", json={**body, "id_type": "AAA"})
+        assert kind.status_code == 422 and kind.json()["error"]["code"] == "invalid_id_type"
+        huge = api.get("/v1/alerts", params={"after": 2**64})
+        assert huge.status_code == 422 and huge.json()["error"]["code"] == "invalid_request"
     cursor = page["next_cursor"]
     post.other_records([overdue(explicit), overdue(watched)])
     post.caught_up()

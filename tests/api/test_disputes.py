@@ -159,7 +159,7 @@ def test_any_lender_opens_the_report_marks_it_only_the_recorder_resolves(pair: P
     upheld = {"outcome": "upheld", "reason": "verified_with_source"}
     stranger = pair.opener.call("POST", f"/v1/disputes/{dispute['id']}/resolve", upheld)
     assert stranger.status_code == 403 and stranger.json()["error"]["code"] == "not_record_owner"
-    for bad_id, status, code in (("nope", 422, "invalid_dispute_id"), ("1-999", 404, "dispute_not_found")):
+    for bad_id, status, code in (("nope", 422, "invalid_request"), ("1-999", 404, "dispute_not_found")):
         response = pair.recorder.call("POST", f"/v1/disputes/{bad_id}/resolve", upheld)
         assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     no_reason = pair.recorder.call("POST", f"/v1/disputes/{dispute['id']}/resolve", {"outcome": "upheld"})

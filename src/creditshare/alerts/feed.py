@@ -48,7 +48,8 @@ class AlertFeed:
     def watch_person(self, id_type: str, id_number: str, reference: str, *, watching: bool = True) -> None:
         """`watch` by the person's ID (their subject key is derived as for the lender's own customer); raises
         `InvalidIdentity`."""
-        person = (IdType(id_type).value, normalise(id_type, id_number))
+        normal = normalise(id_type, id_number)  # first: it refuses an unknown id type (InvalidIdentity)
+        person = (IdType(id_type).value, normal)
         self.watch(self._keys.record_keys([person], KeyPurpose.SUBMIT).subject(*person), reference, watching=watching)
 
     def watch(self, subject_key: bytes, reference: str, *, watching: bool = True) -> None:

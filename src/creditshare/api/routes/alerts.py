@@ -21,7 +21,7 @@ async def list_alerts(
     _: AlertsScopeDep,
     feed: AlertsDep,
     after: Annotated[
-        int, Query(ge=0, description="The next_cursor of the last page processed (0: from the start)")
+        int, Query(ge=0, le=2**63 - 1, description="The next_cursor of the last page processed (0: from the start)")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertPageOut:

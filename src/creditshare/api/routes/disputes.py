@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from creditshare.api.body import JsonBodyRoute
@@ -19,6 +19,11 @@ from creditshare.disputes.desk import Dispute, DisputeError
 from creditshare.domain.disputes import DisputeState, InvalidDisputeId, Outcome, UpheldReason
 
 router = APIRouter(prefix="/v1/disputes", tags=["disputes"], route_class=JsonBodyRoute)
+
+#: A dispute's id as every gateway names it: the position of its opening log.
+DisputeIdParam = Annotated[
+    str, Path(pattern=r"^[0-9]{1,12}-[0-9]{1,6}$", description="`<block>-<log index>` of the opening log")
+]
 
 
 @contextmanager
@@ -94,7 +99,7 @@ async def list_disputes(
 
 
 @router.get("/{dispute_id}", response_model=DisputeOut, summary="One dispute")
-async def get_dispute(dispute_id: str, _: DisputesScopeDep, desk: DisputesDep) -> DisputeOut:
+async def get_dispute(dispute_id: DisputeIdParam, _: DisputesScopeDep, desk: DisputesDep) -> DisputeOut:
     def work() -> DisputeOut:
         with dispute_errors():
             return dispute_out(desk.get(dispute_id))
@@ -108,7 +113,7 @@ async def get_dispute(dispute_id: str, _: DisputesScopeDep, desk: DisputesDep) -
     summary="Answer a dispute on this lender's record",
 )
 async def resolve_dispute(
-    dispute_id: str, body: Annotated[DisputeResolveRequest, Body()], _: DisputesScopeDep, desk: DisputesDep
+    dispute_id: DisputeIdParam, body: Annotated[DisputeResolveRequest, Body()], _: DisputesScopeDep, desk: DisputesDep
 ) -> DisputeOut:
     """`upheld` with a reason, or `corrected` naming the correction this lender submitted (it must be on chain
     and indexed first)."""
