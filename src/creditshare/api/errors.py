@@ -7,7 +7,7 @@ the per-record outcomes).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from creditshare.domain.identity import InvalidIdentity
 from creditshare.domain.json_input import OversizeNumber
@@ -81,11 +83,27 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("internal_error", "internal error; see the gateway log"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # The framework's 400 is a body it could not parse (the JSON routes parse their own bodies: a fallback).
-        # Its headers are kept: a 405 carries `Allow` (RFC 9110).
+        # Its headers are kept: a 405 carries `Allow` (RFC 9110), with the methods of every route of the path (the
+        # router names only the first one's; /v1/disputes has a GET and a POST route).
         code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := _methods_at(request.app.router.routes, request.scope)):
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
+
+
+def _methods_at(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
+    """The methods of every route matching the request's path (included routers searched too)."""
+    allowed: set[str] = set()
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            allowed |= _methods_at(inner.routes, scope)
+        elif (methods := getattr(route, "methods", None)) and route.matches(scope)[0] != Match.NONE:
+            allowed |= set(methods)
+    return allowed
 
 
 def _answer(exc: ApiError) -> JSONResponse:
