@@ -13,6 +13,7 @@ recording lender: `upheld` with a reason code, or `corrected` naming the correct
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable
@@ -334,15 +335,13 @@ class DisputeDesk:
             status, code, message = _REVERTS.get(exc.name, (409, "dispute_refused", str(exc)))
             raise DisputeError(status, code, message) from None
         now = self._clock()
-        return Dispute(
-            **{
-                **dispute.__dict__,
-                "state": DisputeState.RESOLVED,
-                "outcome": outcome.label,
-                "detail": _detail(int(outcome), detail),
-                "resolved_by": self.lender,
-                "resolved_at": now,
-            }
+        return dataclasses.replace(
+            dispute,
+            state=DisputeState.RESOLVED,
+            outcome=outcome.label,
+            detail=_detail(int(outcome), detail),
+            resolved_by=self.lender,
+            resolved_at=now,
         )
 
     def _correction_hash(self, original: bytes, record_id: str) -> bytes:
