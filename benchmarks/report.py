@@ -97,6 +97,8 @@ TARGET_P99_MS = 20.0
 TARGET_INGEST_EPS = 5_000
 TARGET_SPEEDUP = 50
 TARGET_RSS_MB = 500
+TARGET_CAPACITY_RATIO = 10  # issue 15: ten times the capacity of the unbatched gateway, measured in the same run
+TARGET_HIGH_P99_MS = 50  # issue 15: p99 at 200 reports/s
 
 #: The synthetic chain: 2-second blocks from 2020-01-01 00:00 China Standard Time; the report is as of the
 #: last block of AS_OF (CST). Loans open from FIRST_DAY on.
@@ -623,6 +625,101 @@ def http_load(
     return latencies, wall, samples
 
 
+@dataclass
+class HttpRun:
+    """One gateway's figures: the open-loop run, its capacity (closed loop), the high-rate open loop."""
+
+    open_loop: list[float]
+    open_wall: float
+    capacity: list[float]
+    capacity_wall: float
+    high: list[float]
+    samples: list[dict[str, Any]]
+    rss_peak_mb: float
+    rss_after_mb: float
+    confirmed: int
+
+
+#: The gateway before group commit and shared key-share rounds: one round per report, one commit per request.
+BASELINE_BATCHING = {"CREDITSHARE_KEYSHARE_QUERY_BATCH": "1", "CREDITSHARE_COMMIT_BATCH": "1"}
+DEFAULT_BATCHING = {
+    "CREDITSHARE_KEYSHARE_QUERY_BATCH": str(Settings().keyshare_query_batch),
+    "CREDITSHARE_COMMIT_BATCH": str(Settings().commit_batch),
+}
+
+
+def http_runs(env: GatewayEnv, key: str, bodies: list[dict[str, Any]], args: argparse.Namespace) -> HttpRun:
+    """Start the gateway on `env`, warm it up, then: `--http-requests` offered at `--http-rate`, the capacity
+    (`--http-capacity-requests` back to back from `--http-clients`), and `--http-high-requests` offered at
+    `--http-high-rate` (from enough clients that the clients are not the limit); wait for the inquiries."""
+    gateway = GatewayProcess(env).start(timeout=90)
+    assert gateway.pid is not None
+    try:
+        n_open, n_busy = args.http_requests, args.http_capacity_requests
+        warm, rest = bodies[:50], bodies[50:]
+        http_load(env.url, key, warm, rate=args.http_rate, clients=args.http_clients)
+        with RssSampler(gateway.pid) as rss:
+            log(f"POST /v1/reports: {n_open} requests offered at {args.http_rate:.0f}/s ...")
+            latencies, open_wall, samples = http_load(
+                env.url, key, rest[:n_open], rate=args.http_rate, clients=args.http_clients
+            )
+            log(f"  p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms")
+            log(f"POST /v1/reports: {n_busy} requests back to back from {args.http_clients} clients ...")
+            busy, busy_wall, _ = http_load(
+                env.url, key, rest[n_open : n_open + n_busy], rate=0, clients=args.http_clients
+            )
+            log(
+                f"  {len(busy) / busy_wall:.0f} req/s, p50 {statistics.median(busy):.1f} ms, "
+                f"p99 {percentile(busy, 0.99):.1f} ms"
+            )
+            log(f"POST /v1/reports: {args.http_high_requests} requests offered at {args.http_high_rate:.0f}/s ...")
+            high, _, _ = http_load(
+                env.url, key, rest[n_open + n_busy :], rate=args.http_high_rate, clients=args.http_high_clients
+            )
+            log(f"  p50 {statistics.median(high):.1f} ms, p99 {percentile(high, 0.99):.1f} ms")
+        rss_after_mb = psutil.Process(gateway.pid).memory_info().rss / 1e6
+        engine = make_engine(env.database)
+        factory = session_factory(engine)
+        deadline = time.monotonic() + 120
+        inquiries = select(func.count()).where(OutboxItem.kind == "inquiry")
+        while True:
+            with factory() as session:
+                confirmed = session.scalar(inquiries.where(OutboxItem.status == "confirmed")) or 0
+                pending = session.scalar(inquiries.where(OutboxItem.status != "confirmed")) or 0
+            if args.no_submitter or pending == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        engine.dispose()
+    finally:
+        gateway.stop()
+    log(f"  gateway peak RSS {rss.peak / 1e6:.0f} MB; {confirmed} inquiries confirmed on chain in all")
+    return HttpRun(latencies, open_wall, busy, busy_wall, high, samples, rss.peak / 1e6, rss_after_mb, confirmed)
+
+
+def check_answers(
+    env: GatewayEnv,
+    samples: list[dict[str, Any]],
+    picks: list[int],
+    data: Any,
+    as_of_block: int,
+    as_of_time: int,
+    policy: Policy,
+) -> None:
+    """The HTTP answer is the in-process report plus the inquiry id."""
+    engine = make_engine(env.database)
+    try:
+        with session_factory(engine)() as session:
+            for body in samples:
+                s = picks[50 + body.pop("request")]
+                body.pop("inquiry_event_id")
+                local = build_report(
+                    session, data.subject_keys[s], as_of_block=as_of_block, as_of_time=as_of_time, policy=policy
+                )
+                assert local.model_dump(mode="json") == body, "HTTP report differs from build_report"
+    finally:
+        engine.dispose()
+
+
 # ---------------------------------------------------------------------------------------------------- real chain
 
 
@@ -834,7 +931,9 @@ def naive_report(w3: Web3, deployment: Deployment, key: bytes, policy: Policy) -
             for r in batch.table("inquiries")
         ),
     )
-    names = {m["address"]: m["name"] for m in sorted(batch.members, key=lambda m: m["block_number"]) if m["name"]}
+    names = {
+        m["address"]: m["name"] for m in sorted(batch.table("members"), key=lambda m: m["block_number"]) if m["name"]
+    }
     return fold(key, facts, as_of_block=head, as_of_time=times[head], lender_names=names, policy=policy)
 
 
@@ -860,6 +959,9 @@ def main() -> None:
     parser.add_argument("--http-rate", type=float, default=50, help="offered POST /v1/reports per second")
     parser.add_argument("--http-clients", type=int, default=8, help="client threads (concurrent requests)")
     parser.add_argument("--http-capacity-requests", type=int, default=400, help="requests of the closed-loop run")
+    parser.add_argument("--http-high-rate", type=float, default=200, help="offered rate of the high-rate run")
+    parser.add_argument("--http-high-requests", type=int, default=1_000, help="requests of the high-rate run")
+    parser.add_argument("--http-high-clients", type=int, default=64, help="client threads of the high-rate run")
     parser.add_argument("--no-submitter", action="store_true", help="gateway without its submitter thread")
     parser.add_argument("--sync-events", type=int, default=50_000, help="chain events for the Follower.sync() run")
     parser.add_argument("--chain-events", type=int, default=100_000, help="chain events for the eth_getLogs path")
@@ -975,67 +1077,32 @@ def main() -> None:
 
         # 3. HTTP --------------------------------------------------------------------------------------------------
         key = env.add_client("bench-query", "query")
-        log("starting the gateway (follower off) on the 1M-event database ...")
-        gateway = GatewayProcess(env).start(timeout=90)
-        assert gateway.pid is not None
-        try:
-            total_requests = 50 + args.http_requests + args.http_capacity_requests
-            picks = [rng.randrange(args.subjects) for _ in range(total_requests)]
-            bodies = [
-                {
-                    "id_type": "resident_id",
-                    "id_number": data.id_numbers[s],
-                    "purpose": "loan_application",
-                    "consent_ref": f"BENCH-CONSENT-{n:06d}",
-                }
-                for n, s in enumerate(picks)
-            ]
-            open_bodies = bodies[50 : 50 + args.http_requests]
-            http_load(env.url, key, bodies[:50], rate=args.http_rate, clients=args.http_clients)  # warm-up
-            with RssSampler(gateway.pid) as rss:
-                log(f"POST /v1/reports: {len(open_bodies)} requests offered at {args.http_rate:.0f}/s ...")
-                latencies, http_wall, samples = http_load(
-                    env.url, key, open_bodies, rate=args.http_rate, clients=args.http_clients
-                )
-                log(f"  p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms")
-                log(
-                    f"POST /v1/reports: {args.http_capacity_requests} requests back to back "
-                    f"from {args.http_clients} clients ..."
-                )
-                busy, busy_wall, _ = http_load(
-                    env.url, key, bodies[50 + args.http_requests :], rate=0, clients=args.http_clients
-                )
-                log(
-                    f"  {len(busy) / busy_wall:.0f} req/s, p50 {statistics.median(busy):.1f} ms, "
-                    f"p99 {percentile(busy, 0.99):.1f} ms"
-                )
-            rss_idle_mb = psutil.Process(gateway.pid).memory_info().rss / 1e6
-            # The HTTP answer is the in-process report plus the inquiry id.
-            engine = make_engine(env.database)
-            factory = session_factory(engine)
-            with factory() as session:
-                for body in samples:
-                    s = picks[50 + body.pop("request")]
-                    body.pop("inquiry_event_id")
-                    local = build_report(
-                        session, data.subject_keys[s], as_of_block=as_of_block, as_of_time=as_of_time, policy=policy
-                    )
-                    assert local.model_dump(mode="json") == body, "HTTP report differs from build_report"
-            deadline = time.monotonic() + 120
-            while True:
-                with factory() as session:
-                    confirmed = session.scalar(
-                        select(func.count()).where(OutboxItem.kind == "inquiry", OutboxItem.status == "confirmed")
-                    )
-                if args.no_submitter or confirmed >= total_requests or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            engine.dispose()
-        finally:
-            gateway.stop()
-        rss_mb = rss.peak / 1e6
+        total_requests = 50 + args.http_requests + args.http_capacity_requests + args.http_high_requests
+        picks = [rng.randrange(args.subjects) for _ in range(2 * total_requests)]
+        bodies = [
+            {
+                "id_type": "resident_id",
+                "id_number": data.id_numbers[s],
+                "purpose": "loan_application",
+                "consent_ref": f"BENCH-CONSENT-{n:06d}",
+            }
+            for n, s in enumerate(picks)
+        ]
+        runs_http: dict[str, HttpRun] = {}
+        for name, batching in (("baseline", BASELINE_BATCHING), ("batched", {})):
+            env.extra.update({**DEFAULT_BATCHING, **batching})
+            offset = len(runs_http) * total_requests
+            log(f"starting the gateway (follower off, {name}: {env.extra['CREDITSHARE_KEYSHARE_QUERY_BATCH']} "
+                f"reports per key-share round, {env.extra['CREDITSHARE_COMMIT_BATCH']} per commit) ...")  # fmt: skip
+            runs_http[name] = http_runs(env, key, bodies[offset : offset + total_requests], args)
+            check_answers(env, runs_http[name].samples, picks[offset:], data, as_of_block, as_of_time, policy)
+        base, http = runs_http["baseline"], runs_http["batched"]
+        latencies, busy, high = http.open_loop, http.capacity, http.high
+        http_wall, busy_wall = http.open_wall, http.capacity_wall
+        rss_mb, rss_idle_mb, confirmed = http.rss_peak_mb, http.rss_after_mb, http.confirmed
         http_p50, http_p99 = statistics.median(latencies), percentile(latencies, 0.99)
-        log(f"  gateway peak RSS {rss_mb:.0f} MB; {confirmed}/{total_requests} inquiries confirmed on chain")
+        capacity, base_capacity = len(busy) / busy_wall, len(base.capacity) / base.capacity_wall
+        log(f"  capacity {capacity:.0f} req/s vs {base_capacity:.0f} unbatched: ×{capacity / base_capacity:.1f}")
 
         # 4. Follower ingest from Ganache ---------------------------------------------------------------------------
         del data
@@ -1145,6 +1212,14 @@ def main() -> None:
         "http_capacity_per_s": round(len(busy) / busy_wall, 1),
         "http_capacity_p50_ms": round(statistics.median(busy), 1),
         "http_capacity_p99_ms": round(percentile(busy, 0.99), 1),
+        "http_capacity_baseline_per_s": round(base_capacity, 1),
+        "http_capacity_baseline_p99_ms": round(percentile(base.capacity, 0.99), 1),
+        "http_capacity_ratio": round(capacity / base_capacity, 2),
+        "http_high_rate_per_s": args.http_high_rate,
+        "http_high_p50_ms": round(statistics.median(high), 1),
+        "http_high_p99_ms": round(percentile(high, 0.99), 1),
+        "http_high_baseline_p99_ms": round(percentile(base.high, 0.99), 1),
+        "http_baseline_p99_ms": round(percentile(base.open_loop, 0.99), 1),
         "http_submitter": not args.no_submitter,
         "rss_mb": round(rss_mb, 1),
         "rss_after_mb": round(rss_idle_mb, 1),
@@ -1190,7 +1265,11 @@ def main() -> None:
         ("POST /v1/reports, p50 / p99", f"{http_p50:.1f} / {http_p99:.1f} ms",
          f"{len(latencies)} at {args.http_rate:.0f}/s"),
         ("  back to back, p50 / p99", f"{statistics.median(busy):.1f} / {percentile(busy, 0.99):.1f} ms",
-         f"{len(busy) / busy_wall:.0f} req/s from {args.http_clients} clients"),
+         f"{capacity:.0f} req/s from {args.http_clients} clients"),
+        ("  same, unbatched baseline (same run)", f"{statistics.median(base.capacity):.1f} / "
+         f"{percentile(base.capacity, 0.99):.1f} ms", f"{base_capacity:.0f} req/s: ×{capacity / base_capacity:.1f}"),
+        (f"  at {args.http_high_rate:.0f}/s, p50 / p99", f"{statistics.median(high):.1f} / "
+         f"{percentile(high, 0.99):.1f} ms", f"baseline p99 {percentile(base.high, 0.99):.0f} ms"),
         ("gateway peak RSS", f"{rss_mb:.0f} MB", "during both HTTP runs"),
         ("Follower.sync() from Ganache", f"{ingest_eps:,.0f} rows/s", f"{sync_rows:,} rows"),
         ("eth_getLogs report, p50", f"{getlogs_p50:.0f} ms", f"{chain_events:,}-event chain"),
@@ -1204,6 +1283,14 @@ def main() -> None:
         (f"Follower.sync() ≥ {TARGET_INGEST_EPS:,} events/s from Ganache", ingest_eps >= TARGET_INGEST_EPS),
         (f"report p50 ≥ {TARGET_SPEEDUP}× faster than eth_getLogs (×{speedup:,.0f})", speedup >= TARGET_SPEEDUP),
         (f"gateway RSS ≤ {TARGET_RSS_MB} MB during the HTTP runs", rss_mb <= TARGET_RSS_MB),
+        (
+            f"report capacity ≥ {TARGET_CAPACITY_RATIO}× the unbatched gateway (×{capacity / base_capacity:.1f})",
+            capacity / base_capacity >= TARGET_CAPACITY_RATIO,
+        ),
+        (
+            f"p99 ≤ {TARGET_HIGH_P99_MS} ms at {args.http_high_rate:.0f} reports/s ({percentile(high, 0.99):.0f} ms)",
+            percentile(high, 0.99) <= TARGET_HIGH_P99_MS,
+        ),
     ]
     for label, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {label}")

@@ -21,6 +21,7 @@ from creditshare.chain.transactor import Transactor
 from creditshare.core.config import Settings
 from creditshare.core.crypto import RecordCipher
 from creditshare.core.db import Sessions, checkpoint_loop, make_engine, session_factory
+from creditshare.core.db.group_commit import GroupCommit
 from creditshare.core.db.lease import Lease
 from creditshare.core.keystore import load_signer
 from creditshare.core.metrics import Metrics
@@ -75,6 +76,7 @@ class Gateway:
                 account,
                 timeout=settings.keyshare_timeout,
                 hedge_after=settings.keyshare_hedge_after or None,
+                query_batch=settings.keyshare_query_batch,
                 observe=lambda holder, outcome: self.metrics.keyshare_answers.labels(str(holder), outcome).inc(),
             )
             self.keys = OprfSource(self.holders.client, SubjectCache(self.factory, own_key))
@@ -127,7 +129,9 @@ class Gateway:
             on_stored=raiser.raise_alerts if settings.alerts else None,
             after_commit=self._alerts_raised,
         )
-        self.audit = AuditLog(self.factory)
+        commit_sizes = self.metrics.group_commit_size.observe
+        self.commits = GroupCommit(self.factory, max_batch=settings.commit_batch, on_commit=commit_sizes)
+        self.audit = AuditLog(self.factory, self.commits)
         self.queries = Queries(
             self.factory,
             lender=self.lender,
@@ -186,6 +190,7 @@ class Gateway:
             self.follower.lease.release()
         if self.holders is not None:
             self.holders.close()
+        self.commits.close()
         self.engine.dispose()
 
     def _alerts_raised(self, count: int) -> None:

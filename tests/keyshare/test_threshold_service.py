@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from creditshare.chain.governance import Action
 from creditshare.core.db import transaction
@@ -184,18 +185,20 @@ def signed(
     elements: int = 1,
     purpose: str = "submit",
     inquiry: str | None = None,
+    inquiries: int | None = None,
     stamp: int | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     from creditshare.core.oprf import blind
 
-    body = json.dumps(
-        {
-            "request_id": os.urandom(32).hex(),
-            "purpose": purpose,
-            "inquiry": inquiry,
-            "elements": [blind(INPUTS[0], Mode.VOPRF).element.hex() for _ in range(elements)],
-        }
-    ).encode()
+    request: dict[str, object] = {
+        "request_id": os.urandom(32).hex(),
+        "purpose": purpose,
+        "inquiry": inquiry,
+        "elements": [blind(INPUTS[0], Mode.VOPRF).element.hex() for _ in range(elements)],
+    }
+    if inquiries is not None:
+        request["inquiries"] = [os.urandom(32).hex() for _ in range(inquiries)]
+    body = json.dumps(request).encode()
     signer = consortium.accounts[account]
     stamp = int(time.time()) if stamp is None else stamp
     return body, {
@@ -229,6 +232,9 @@ def test_suspended_removed_or_unknown_members_are_refused(consortium, holders) -
         ("no_signature", 401, "bad_signature"),
         ("replay", 409, "replayed_request"),
         ("query_without_inquiry", 422, "inquiry_required"),
+        ("replay_inquiries", 409, "replayed_request"),
+        ("inquiries_not_one_per_element", 422, "invalid_request"),
+        ("inquiries_outside_query", 422, "invalid_request"),
         ("too_many", 422, "invalid_request"),
         ("not_a_point", 422, "invalid_element"),
     ],
@@ -243,6 +249,10 @@ def test_bad_requests_are_refused_and_logged_nowhere(consortium, holders, tamper
         kwargs["purpose"] = "query"
     if tamper == "too_many":
         kwargs["elements"] = 257
+    if tamper in ("replay_inquiries", "inquiries_not_one_per_element"):
+        kwargs.update(purpose="query", elements=3, inquiries=3 if tamper == "replay_inquiries" else 2)
+    if tamper == "inquiries_outside_query":
+        kwargs.update(elements=2, inquiries=2)
     body, headers = signed(consortium, 2 if tamper == "other_holder" else 1, **kwargs)  # type: ignore[arg-type]
     if tamper == "other_body":
         body = body.replace(b'"submit"', b'"query" ')
@@ -253,7 +263,7 @@ def test_bad_requests_are_refused_and_logged_nowhere(consortium, holders, tamper
         data["elements"] = ["ff" * 32]
         body = json.dumps(data).encode()
         headers[SIGNATURE_HEADER] = sign_request(consortium.accounts[3].key, 1, int(headers[TIME_HEADER]), body)
-    if tamper == "replay":
+    if tamper in ("replay", "replay_inquiries"):
         assert httpx.post(url, content=body, headers=headers).status_code == 200
     before = servers[0].holder.log_head().seq
     answer = httpx.post(url, content=body, headers=headers)
@@ -279,6 +289,51 @@ def test_the_evaluation_log_chains_and_detects_a_rewrite(consortium, holders) ->
         session.execute(update(KeyshareLogEntry).where(KeyshareLogEntry.seq == 2).values(count=1))
     with factory() as session:
         assert evaluation_log.verify(session).broken_at == 2
+
+
+def test_concurrent_reports_share_rounds_and_each_inquiry_is_logged(consortium, holders) -> None:
+    """24 reports at once: fewer rounds than reports, every output right, and each holder that answered logs
+    every report's look-up under that report's own inquiry, in one unbroken chain."""
+    shares, servers = holders
+    answers: list[tuple[int, str]] = []
+    client = KeyshareClient(
+        share_set(shares, servers), consortium.accounts[3], observe=lambda holder, code: answers.append((holder, code))
+    )
+    reports = 24
+    inquiries = [os.urandom(32) for _ in range(reports)]
+    outputs: dict[int, bytes] = {}
+    barrier = threading.Barrier(reports)
+
+    def report(i: int) -> None:
+        barrier.wait()
+        outputs[i] = client.evaluate([INPUTS[i % len(INPUTS)]], "query", inquiry=inquiries[i])[0]
+
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(reports)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        client.close()
+    assert [outputs[i] for i in range(reports)] == [
+        evaluate(KEY, INPUTS[i % len(INPUTS)], Mode.VOPRF) for i in range(reports)
+    ]
+    assert all(code == "ok" for _, code in answers)
+    assert len(answers) < 2 * reports  # unshared, every report would cost t = 2 holder answers
+    for server in servers:
+        factory = server.holder._sessions
+        with factory() as session:
+            rows = session.scalars(select(KeyshareLogEntry)).all()
+            assert evaluation_log.verify(session).ok
+        if not rows:
+            continue  # a holder no round needed
+        logged = {row.inquiry: row.count for row in rows}
+        assert all(row.purpose == "query" for row in rows)
+        assert set(logged) <= set(inquiries) and all(count == 1 for count in logged.values())
+    first = servers[0].holder._sessions
+    with first() as session:
+        assert {row.inquiry for row in session.scalars(select(KeyshareLogEntry))} == set(inquiries)
 
 
 def test_share_files_round_trip_and_no_single_share_is_the_key(tmp_path) -> None:

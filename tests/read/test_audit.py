@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.core.db import make_engine, session_factory
-from creditshare.read.audit import FIELDS, GENESIS, AuditLog, AuditRecord, entry_hash
+from creditshare.read.audit import FIELDS, GENESIS, AuditLog, AuditRecord, AuditRequest, entry_hash
 
 COLUMNS = (*FIELDS, "prev_hash", "entry_hash")
 
@@ -47,20 +47,11 @@ def append_some(audit: AuditLog, count: int) -> list[AuditRecord]:
         if i % 2 == 0:
             records.append(
                 audit.append(
-                    caller=f"client-{i}",
-                    action="report",
-                    purpose="loan_application",
-                    consent_hash=f"{i:064x}",
-                    subject_key=f"{i + 1000:064x}",
-                    result_size=i,
+                    AuditRequest(f"client-{i}", "report", "loan_application", f"{i:064x}", f"{i + 1000:064x}", i)
                 )
             )
         else:
-            records.append(
-                audit.append(
-                    caller="verifier", action="verify", purpose=None, consent_hash=None, subject_key=None, result_size=1
-                )
-            )
+            records.append(audit.append(AuditRequest("verifier", "verify", result_size=1)))
     return records
 
 

@@ -17,7 +17,7 @@ from creditshare.core.db.tables import AuditEntry, OutboxItem
 from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain.identity import HmacKeys, HmacSource
 from creditshare.domain.status import ItemStatus, RecordStatus
-from creditshare.read.audit import AuditLog
+from creditshare.read.audit import AuditLog, AuditRequest
 from creditshare.write.batches import BatchStore
 from creditshare.write.outbox import Outbox
 from creditshare.write.reseal import reseal_legacy
@@ -149,10 +149,7 @@ def test_reseal_legacy_rows_checks_them_and_refuses_forged_ones(
     honest, forged, edited = (build_record() for _ in range(3))
     outcomes = outbox.submit_events([honest, forged, edited])
     audit = AuditLog(factory)
-    entry = audit.append(
-        caller="t", action="report", purpose="loan_application", consent_hash="aa" * 32, subject_key="bb" * 32,
-        result_size=0,
-    )  # fmt: skip
+    entry = audit.append(AuditRequest("t", "report", "loan_application", "aa" * 32, "bb" * 32))
     inquiry = outbox.submit_inquiry(
         bytes.fromhex("bb" * 32), 1, bytes.fromhex("aa" * 32), bytes.fromhex(entry.entry_hash)
     )

@@ -35,6 +35,18 @@ class Settings(BaseModel):
     subject_keys: Literal["oprf", "hmac"] = Field(
         "oprf", description="oprf: v2 keys from the key-share holders; hmac: v1 keys (migration only)"
     )
+    keyshare_query_batch: int = Field(
+        256,
+        ge=1,
+        le=256,
+        description="Most reports whose look-ups share one key-share round (1: a round per report)",
+    )
+    commit_batch: int = Field(
+        256,
+        ge=1,
+        le=256,
+        description="Most requests whose audit entries and inquiries one transaction commits (1: each alone)",
+    )
     keyshare_timeout: float = Field(2.0, gt=0, le=60, description="Seconds to wait for a key-share holder")
     keyshare_hedge_after: float = Field(
         0.015,

@@ -61,6 +61,12 @@ class Metrics:
             ["holder", "outcome"],
             registry=r,
         )
+        self.group_commit_size = Histogram(
+            "creditshare_group_commit_size",
+            "Requests' writes (audit entry and inquiry) committed by one transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
+        )
         self.report_seconds = Histogram(
             "creditshare_report_seconds",
             "Time to build a report from the index",

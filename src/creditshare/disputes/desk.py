@@ -40,7 +40,7 @@ from creditshare.domain.disputes import (
     state_at,
 )
 from creditshare.domain.identity import IdType, KeyPurpose, SubjectKeySource, normalise
-from creditshare.read.audit import AuditLog
+from creditshare.read.audit import AuditLog, AuditRequest
 
 Role = Literal["opened", "against_me", "all"]
 
@@ -166,9 +166,7 @@ class DisputeDesk:
             status, code, message = _REVERTS.get(exc.name, (409, "dispute_refused", str(exc)))
             raise DisputeError(status, code, message) from None
         dispute_id = str(DisputeId(sent.block, sent.log_index))
-        self._audit.append(
-            caller=caller, action="objection", purpose=None, consent_hash=None, subject_key=subject.hex(), result_size=1
-        )
+        self._audit.append(AuditRequest(caller, "objection", subject_key=subject.hex(), result_size=1))
         with transaction(self._factory) as session:
             row = session.scalar(select(BorrowerObjection).where(BorrowerObjection.reference == reference))
             assert row is not None

@@ -34,6 +34,7 @@ from creditshare.core.oprf import (
     finalize_verified,
     verify_partial,
 )
+from creditshare.keyshare.batching import QueryBatcher
 from creditshare.keyshare.errors import KeyshareUnavailable
 from creditshare.keyshare.shares import Holder, ShareSet
 from creditshare.keyshare.wire import (
@@ -88,6 +89,7 @@ class KeyshareClient:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         observe: Callable[[int, str], None] | None = None,
+        query_batch: int = MAX_BATCH,
     ) -> None:
         self.share_set = share_set
         self._signer = signer
@@ -99,27 +101,34 @@ class KeyshareClient:
         self._observe = observe  # (holder index, outcome) of every answer, for the gateway's metrics
         # Each request asks up to n holders at once, and a gateway serves many requests at once.
         self._pool = ThreadPoolExecutor(max_workers=8 * len(share_set.holders), thread_name_prefix="keyshare")
+        # query_batch 1: every report its own round, as many at once as there are reports
+        self._queries = QueryBatcher(self._query_round, max_batch=query_batch) if query_batch > 1 else None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
 
     def evaluate(self, inputs: Sequence[bytes], purpose: str, inquiry: bytes | None = None) -> list[bytes]:
-        """OPRF_k(input) for every input, in order (one round trip to t holders per `MAX_BATCH` inputs)."""
+        """OPRF_k(input) for every input, in order (one round trip to t holders per `MAX_BATCH` inputs). Look-ups
+        for reports (`query`, with their inquiry) share rounds with concurrent reports (`QueryBatcher`)."""
+        if purpose == "query" and inquiry is not None and self._queries is not None:
+            return self._queries.evaluate(inputs, inquiry)
         outputs: list[bytes] = []
         for start in range(0, len(inputs), MAX_BATCH):
-            outputs += self._round(inputs[start : start + MAX_BATCH], purpose, inquiry)
+            outputs += self._round(inputs[start : start + MAX_BATCH], {"purpose": purpose, "inquiry": _hex(inquiry)})
         return outputs
 
-    def _round(self, inputs: Sequence[bytes], purpose: str, inquiry: bytes | None) -> list[bytes]:
+    def _query_round(self, inputs: Sequence[bytes], inquiries: Sequence[bytes]) -> list[bytes]:
+        """One round for the look-ups of one or more reports: a single inquiry is sent as `inquiry`, several as
+        `inquiries` (one per element)."""
+        if len(set(inquiries)) == 1:
+            return self._round(inputs, {"purpose": "query", "inquiry": inquiries[0].hex()})
+        return self._round(inputs, {"purpose": "query", "inquiries": [i.hex() for i in inquiries]})
+
+    def _round(self, inputs: Sequence[bytes], why: dict[str, object]) -> list[bytes]:
         blinded = [blind(value, Mode.VOPRF) for value in inputs]
         body = json.dumps(
-            {
-                "request_id": os.urandom(32).hex(),
-                "purpose": purpose,
-                "inquiry": inquiry.hex() if inquiry is not None else None,
-                "elements": [b.element.hex() for b in blinded],
-            }
+            {"request_id": os.urandom(32).hex(), **why, "elements": [b.element.hex() for b in blinded]}
         ).encode()
         t = self.share_set.threshold
         waiting = list(self.share_set.holders)
@@ -190,6 +199,10 @@ class KeyshareClient:
         except (ValidationError, OprfError, ValueError) as exc:
             failure = f"invalid answer ({type(exc).__name__}: proof or elements do not verify)"
             return _Outcome(holder, None, failure, "invalid")
+
+
+def _hex(value: bytes | None) -> str | None:
+    return value.hex() if value is not None else None
 
 
 def _error_code(response: httpx.Response) -> str:

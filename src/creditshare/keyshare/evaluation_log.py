@@ -43,6 +43,12 @@ class Entry:
         ).digest()
 
 
+def nth_request_id(request_id: bytes, n: int) -> bytes:
+    """The id of the `n`-th entry (n ≥ 1) of a request that names several inquiries (the first entry has the
+    request's own id): derived, so a replay of the request collides on every one of them."""
+    return hashlib.sha256(request_id + n.to_bytes(4, "big")).digest()
+
+
 def head(session: Session) -> tuple[int, bytes]:
     """(seq, hash) of the newest entry; (0, GENESIS) for an empty log."""
     row = session.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -145,23 +146,26 @@ class Holder:
     def evaluate(self, member: str, body: bytes) -> EvaluateResponse:
         """Check, count, log and answer one request from an authenticated member."""
         request = EvaluateRequest.model_validate_json(body)  # pydantic's ValidationError: the API answers 422
-        if request.purpose == "query" and request.inquiry is None:
+        if request.purpose == "query" and request.inquiry is None and request.inquiries is None:
             raise InquiryRequired("a query evaluation must name its inquiry")
         try:
             partial = partial_evaluate(self.share, [bytes.fromhex(e) for e in request.elements])
         except InvalidElementError:
             raise InvalidElement("an element is not a canonical ristretto255 point (or is the identity)") from None
-        count = len(request.elements)
         request_id = bytes.fromhex(request.request_id)
         now = int(self._clock())
-        inquiry = bytes.fromhex(request.inquiry) if request.inquiry else None
+        per_inquiry = Counter(request.element_inquiries())  # one log entry per inquiry, in order of appearance
         with self._write:
             try:
                 with transaction(self._sessions) as session:
                     after = self._head or evaluation_log.head(session)
-                    self._check_quota(session, member, count, now)
-                    entry = evaluation_log.Entry(0, request_id, now, member, request.purpose, inquiry, count)
-                    entry, digest = evaluation_log.append(session, entry, after)
+                    self._check_quota(session, member, len(request.elements), now)
+                    first = None
+                    for n, (inquiry, count) in enumerate(per_inquiry.items()):
+                        entry_id = request_id if n == 0 else evaluation_log.nth_request_id(request_id, n)
+                        entry = evaluation_log.Entry(0, entry_id, now, member, request.purpose, inquiry, count)
+                        entry, digest = evaluation_log.append(session, entry, after)
+                        after, first = (entry.seq, digest), first or entry
                     session.flush()  # a replayed request id collides here, before anything is answered
             except IntegrityError:
                 self._head = None
@@ -169,12 +173,13 @@ class Holder:
             except BaseException:
                 self._head = None
                 raise
-            self._head = (entry.seq, digest)
+            self._head = after
+        assert first is not None
         return EvaluateResponse(
             index=partial.index,
             elements=[e.hex() for e in partial.elements],
             proof=partial.proof.to_bytes().hex(),
-            log_seq=entry.seq,
+            log_seq=first.seq,
         )
 
     def _check_quota(self, session: Session, member: str, count: int, now: int) -> None:

@@ -13,6 +13,7 @@ from creditshare.core.exceptions import ChainError
 from creditshare.keyshare.client import KeyshareClient
 from creditshare.keyshare.errors import KeyshareUnavailable
 from creditshare.keyshare.shares import ShareSet
+from creditshare.keyshare.wire import MAX_BATCH
 
 
 class HolderSet:
@@ -28,6 +29,7 @@ class HolderSet:
         *,
         timeout: float,
         hedge_after: float | None = None,
+        query_batch: int = MAX_BATCH,
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[int, str], None] | None = None,
@@ -35,6 +37,7 @@ class HolderSet:
         self._load, self._signer, self._timeout, self._ttl, self._clock = load, signer, timeout, ttl, clock
         self._observe = observe
         self._hedge_after = hedge_after
+        self._query_batch = query_batch
         self._lock = threading.Lock()
         self._client: KeyshareClient | None = None
         self._read_at = float("-inf")
@@ -60,7 +63,12 @@ class HolderSet:
             if self._client is not None:
                 self._client.close()
             self._client = KeyshareClient(
-                share_set, self._signer, timeout=self._timeout, hedge_after=self._hedge_after, observe=self._observe
+                share_set,
+                self._signer,
+                timeout=self._timeout,
+                hedge_after=self._hedge_after,
+                observe=self._observe,
+                query_batch=self._query_batch,
             )
 
     def _reload(self) -> None:

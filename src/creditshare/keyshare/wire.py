@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 #: Headers of a signed evaluation request.
 MEMBER_HEADER = "X-Creditshare-Member"
@@ -31,15 +31,36 @@ Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 class EvaluateRequest(BaseModel):
     """One batch of blinded points to multiply by the holder's share, and why the caller needs them: `submit` (its
-    own customers' records), `query` (a report, naming the inquiry it will record: its consent hash) or `verify`
-    (checking a disclosed record)."""
+    own customers' records), `query` (a report, naming the inquiry it will record: its consent hash; several
+    concurrent reports name one inquiry per element in `inquiries`) or `verify` (checking a disclosed record)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     request_id: Hex32 = Field(description="Random 32-byte id; a holder answers each id once")
     purpose: Literal["submit", "query", "verify"]
     inquiry: Hex32 | None = Field(None, description="For `query`: the inquiry id the report will record on chain")
+    inquiries: list[Hex32] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="For `query` on behalf of several reports (instead of `inquiry`): each element's inquiry, in order",
+    )
     elements: list[Hex32] = Field(min_length=1, max_length=MAX_BATCH, description="Blinded ristretto255 points")
+
+    @model_validator(mode="after")
+    def _inquiries_fit(self) -> EvaluateRequest:
+        if self.inquiries is not None:
+            if self.purpose != "query" or self.inquiry is not None:
+                raise ValueError("`inquiries` is for `query` requests, instead of `inquiry`")
+            if len(self.inquiries) != len(self.elements):
+                raise ValueError("`inquiries` needs one inquiry per element")
+        return self
+
+    def element_inquiries(self) -> list[bytes | None]:
+        """The inquiry each element is evaluated for (None outside `query`)."""
+        if self.inquiries is not None:
+            return [bytes.fromhex(i) for i in self.inquiries]
+        return [bytes.fromhex(self.inquiry) if self.inquiry else None] * len(self.elements)
 
 
 class EvaluateResponse(BaseModel):
@@ -50,7 +71,7 @@ class EvaluateResponse(BaseModel):
     index: int = Field(ge=1, description="The share index (its Lagrange point)")
     elements: list[Hex32]
     proof: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
-    log_seq: int = Field(ge=1, description="Sequence number of this evaluation in the holder's log")
+    log_seq: int = Field(ge=1, description="Sequence number of this evaluation's (first) entry in the holder's log")
 
 
 class LogHead(BaseModel):

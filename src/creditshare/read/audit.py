@@ -2,7 +2,8 @@
 
 Entry hash = SHA-256 of the previous entry's hash and the entry's canonical JSON, so editing or deleting any
 entry breaks every later link and `verify()` names the first broken one. A concurrent append that would fork
-the chain fails on the unique `prev_hash` and is retried. Each report's entry hash is also recorded on chain as
+the chain fails on the unique `prev_hash` and is retried. Concurrent appends are committed together
+(`core.db.group_commit`). Each report's entry hash is also recorded on chain as
 the inquiry hash, which anchors the log: even a truncated tail shows up against the chain's inquiries.
 """
 
@@ -12,29 +13,54 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import random
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from creditshare.core.db import transaction
+from creditshare.core.db.group_commit import GroupCommit
 from creditshare.core.db.tables import AuditEntry
 
 GENESIS = "0" * 64
-#: Writers racing for the same successor retry with a growing random pause; each try costs one transaction.
-APPEND_ATTEMPTS = 50
+T = TypeVar("T")
 FIELDS = ("id", "at", "caller", "action", "purpose", "consent_hash", "subject_key", "result_size")
 
 
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     body = json.dumps({k: fields[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What one audited request appends: who asked, what for, and how much it returned."""
+
+    caller: str
+    action: Literal["report", "verify", "objection"]
+    purpose: str | None = None
+    consent_hash: str | None = None
+    subject_key: str | None = None
+    result_size: int = 0
+
+
+def append_in(session: Session, request: AuditRequest) -> AuditRecord:
+    """Chain an entry for `request` after the newest one the session sees (its own uncommitted ones included).
+    A writer in another process appending the same successor makes the commit fail on the unique `prev_hash`;
+    `GroupCommit` then runs it again on the new tail."""
+    last = session.execute(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+    fields = {
+        "id": (last.id + 1) if last else 1,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+        **asdict(request),
+    }
+    prev = last.entry_hash if last else GENESIS
+    digest = entry_hash(prev, fields)
+    session.add(AuditEntry(**fields, prev_hash=prev, entry_hash=digest))
+    session.flush()  # the next entry of the same transaction reads this one as the tail
+    return AuditRecord(int(fields["id"]), digest)
 
 
 @dataclass(frozen=True)
@@ -46,46 +72,29 @@ class AuditRecord:
 
 
 class AuditLog:
-    """Append to, check and export the audit log in the gateway's database."""
+    """Append to, check and export the audit log in the gateway's database.
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    Appends go through a `GroupCommit`: entries of concurrent requests are chained and committed together, and
+    each request returns once its own entry is durable.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], commits: GroupCommit | None = None) -> None:
         self._factory = factory
+        self.commits = commits or GroupCommit(factory)
 
-    def append(
-        self,
-        *,
-        caller: str,
-        action: Literal["report", "verify", "objection"],
-        purpose: str | None,
-        consent_hash: str | None,
-        subject_key: str | None,
-        result_size: int,
-    ) -> AuditRecord:
-        for attempt in range(APPEND_ATTEMPTS):
-            try:
-                with transaction(self._factory) as session:
-                    last = session.execute(
-                        select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
-                    ).first()
-                    fields = {
-                        "id": (last.id + 1) if last else 1,
-                        "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
-                        "caller": caller,
-                        "action": action,
-                        "purpose": purpose,
-                        "consent_hash": consent_hash,
-                        "subject_key": subject_key,
-                        "result_size": result_size,
-                    }
-                    prev = last.entry_hash if last else GENESIS
-                    digest = entry_hash(prev, fields)
-                    session.add(AuditEntry(**fields, prev_hash=prev, entry_hash=digest))
-                return AuditRecord(int(fields["id"] or 0), digest)
-            except IntegrityError:  # another writer appended the same successor first: read the new tail, retry
-                if attempt == APPEND_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # de-synchronise the racers
-        raise AssertionError("unreachable")
+    def append(self, request: AuditRequest) -> AuditRecord:
+        """Append one entry and commit it (with whatever other requests append meanwhile)."""
+        return self.commits.run(lambda session: append_in(session, request))
+
+    def append_with(self, request: AuditRequest, then: Callable[[Session, AuditRecord], T]) -> tuple[AuditRecord, T]:
+        """Append one entry and run `then(session, entry)` in the same transaction (the report's inquiry, which
+        carries the entry's hash): both are committed, or neither."""
+
+        def work(session: Session) -> tuple[AuditRecord, T]:
+            record = append_in(session, request)
+            return record, then(session, record)
+
+        return self.commits.run(work)
 
     def entries(self) -> Iterator[AuditEntry]:
         with self._factory() as session:

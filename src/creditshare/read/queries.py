@@ -28,7 +28,7 @@ from creditshare.domain.purposes import Purpose
 from creditshare.domain.records import CreditEventIn, borrower_of
 from creditshare.domain.report import CreditReport, Policy
 from creditshare.domain.report.details import ReportDetails
-from creditshare.read.audit import AuditLog
+from creditshare.read.audit import AuditLog, AuditRequest
 from creditshare.read.reports import block_time, build_report, lender_names, report_details
 from creditshare.read.screen import MemberBook
 from creditshare.read.verification import Verification, verify_record
@@ -46,7 +46,9 @@ class LenderNotActive(CreditShareError):
 class InquiryQueue(Protocol):
     """Where report requests queue their on-chain inquiry (the write path's outbox)."""
 
-    def submit_inquiry(self, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes) -> int: ...
+    def queue_inquiry(
+        self, session: Session, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -116,15 +118,13 @@ class Queries:
             )
             details = report_details(session, report, self.policy) if detailed else None
         self._metrics.report_seconds.observe(time.perf_counter() - started)
-        entry = self._audit.append(
-            caller=caller,
-            action="report",
-            purpose=purpose.label,
-            consent_hash=consent.hex(),
-            subject_key=subject.hex(),
-            result_size=len(report.loans),
+        request = AuditRequest(caller, "report", purpose.label, consent.hex(), subject.hex(), len(report.loans))
+        _, inquiry_id = self._audit.append_with(
+            request,
+            lambda session, entry: self._inquiries.queue_inquiry(
+                session, subject, int(purpose), consent, bytes.fromhex(entry.entry_hash)
+            ),
         )
-        inquiry_id = self._inquiries.submit_inquiry(subject, int(purpose), consent, bytes.fromhex(entry.entry_hash))
         self._metrics.reports.labels(purpose.label).inc()
         return ReportAnswer(report, inquiry_id, details)
 
@@ -141,13 +141,6 @@ class Queries:
         keys = self._keys.record_keys([borrower] if borrower else [], KeyPurpose.VERIFY)
         with self._factory() as session:
             result = verify_record(session, record, lender=lender, keys=keys, corrects_hash=corrects_hash)
-        self._audit.append(
-            caller=caller,
-            action="verify",
-            purpose=None,
-            consent_hash=None,
-            subject_key=None,
-            result_size=int(result.match),
-        )
+        self._audit.append(AuditRequest(caller, "verify", result_size=int(result.match)))
         self._metrics.verifications.labels(str(result.match).lower()).inc()
         return result

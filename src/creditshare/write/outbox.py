@@ -269,9 +269,18 @@ class Outbox:
         return outcomes
 
     def submit_inquiry(self, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes) -> int:
-        """Queue an on-chain inquiry record (same outbox and batching as events); returns its event id.
+        """Queue an on-chain inquiry record in a transaction of its own; returns its event id."""
+        with transaction(self._factory) as session:
+            return self.queue_inquiry(session, subject_key, purpose, consent_hash, inquiry_hash)
 
-        `inquiry_hash` is the audit entry's hash, which links the chain's inquiry to the gateway's audit log.
+    def queue_inquiry(
+        self, session: Session, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes
+    ) -> int:
+        """Queue an on-chain inquiry record (same outbox and batching as events) in the caller's transaction;
+        returns its event id.
+
+        `inquiry_hash` is the audit entry's hash, which links the chain's inquiry to the gateway's audit log: a
+        report queues it in the transaction that appends that entry, so there is never one without the other.
         """
         columns = OnChainColumns(
             record_id=f"inquiry-{inquiry_hash.hex()[:32]}",
@@ -283,26 +292,25 @@ class Outbox:
             corrects=None,
         )
         payload = json.dumps({"purpose": purpose, "consent_hash": consent_hash.hex()}).encode()
-        with transaction(self._factory) as session:
-            item_id = session.execute(
-                insert(OutboxItem).returning(OutboxItem.id),
-                {
-                    "lender": self.lender,
-                    "kind": columns.kind,
-                    "record_id": columns.record_id,
-                    "subject_key": subject_key,
-                    "item_key": consent_hash,
-                    "record_hash": inquiry_hash,
-                    "data_word": columns.data_word,
-                    "corrects_id": None,
-                    "payload": self._seal.seal(payload, columns),
-                    "seal_version": SEAL_VERSION,
-                    "status": ItemStatus.PENDING,
-                    "accepted_at": utcnow(),
-                    "attempts": 0,
-                    "retryable": True,
-                },
-            ).scalar_one()
+        item_id = session.execute(
+            insert(OutboxItem).returning(OutboxItem.id),
+            {
+                "lender": self.lender,
+                "kind": columns.kind,
+                "record_id": columns.record_id,
+                "subject_key": subject_key,
+                "item_key": consent_hash,
+                "record_hash": inquiry_hash,
+                "data_word": columns.data_word,
+                "corrects_id": None,
+                "payload": self._seal.seal(payload, columns),
+                "seal_version": SEAL_VERSION,
+                "status": ItemStatus.PENDING,
+                "accepted_at": utcnow(),
+                "attempts": 0,
+                "retryable": True,
+            },
+        ).scalar_one()
         return int(item_id)
 
     def get(self, event_id: int) -> OutboxItem | None:
