@@ -1183,7 +1183,10 @@ def main() -> None:
             with follower_factory() as session:
                 fast = build_report(session, key_, as_of_block=head_block, as_of_time=head_time, policy=policy)
             assert slow.as_of.block_number == head_block, "the chain moved during the naive run"
-            assert slow.model_dump() == fast.model_dump(), f"naive and indexed reports differ for 0x{key_.hex()}"
+            if slow.model_dump() != fast.model_dump():
+                a, b = slow.model_dump(mode="json"), fast.model_dump(mode="json")
+                diff = {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+                raise AssertionError(f"naive and indexed reports differ for 0x{key_.hex()}: {diff}")
         # The index on this same chain, timed as in step 2 (back to back, after a warm-up).
         chain_keys = chain_data.subject_keys
         time_reports(follower_factory, rng.sample(chain_keys, 200), head_block, head_time, policy)
