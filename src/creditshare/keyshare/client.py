@@ -113,9 +113,10 @@ class KeyshareClient:
         for reports (`query`, with their inquiry) share rounds with concurrent reports (`QueryBatcher`)."""
         if purpose == "query" and inquiry is not None and self._queries is not None:
             return self._queries.evaluate(inputs, inquiry)
+        why: dict[str, object] = {"purpose": purpose, "inquiry": inquiry.hex() if inquiry is not None else None}
         outputs: list[bytes] = []
         for start in range(0, len(inputs), MAX_BATCH):
-            outputs += self._round(inputs[start : start + MAX_BATCH], {"purpose": purpose, "inquiry": _hex(inquiry)})
+            outputs += self._round(inputs[start : start + MAX_BATCH], why)
         return outputs
 
     def _query_round(self, inputs: Sequence[bytes], inquiries: Sequence[bytes]) -> list[bytes]:
@@ -199,10 +200,6 @@ class KeyshareClient:
         except (ValidationError, OprfError, ValueError) as exc:
             failure = f"invalid answer ({type(exc).__name__}: proof or elements do not verify)"
             return _Outcome(holder, None, failure, "invalid")
-
-
-def _hex(value: bytes | None) -> str | None:
-    return value.hex() if value is not None else None
 
 
 def _error_code(response: httpx.Response) -> str:

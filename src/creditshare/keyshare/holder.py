@@ -159,13 +159,13 @@ class Holder:
             try:
                 with transaction(self._sessions) as session:
                     after = self._head or evaluation_log.head(session)
+                    first_seq = after[0] + 1
                     self._check_quota(session, member, len(request.elements), now)
-                    first = None
                     for n, (inquiry, count) in enumerate(per_inquiry.items()):
                         entry_id = request_id if n == 0 else evaluation_log.nth_request_id(request_id, n)
                         entry = evaluation_log.Entry(0, entry_id, now, member, request.purpose, inquiry, count)
                         entry, digest = evaluation_log.append(session, entry, after)
-                        after, first = (entry.seq, digest), first or entry
+                        after = (entry.seq, digest)
                     session.flush()  # a replayed request id collides here, before anything is answered
             except IntegrityError:
                 self._head = None
@@ -174,12 +174,11 @@ class Holder:
                 self._head = None
                 raise
             self._head = after
-        assert first is not None
         return EvaluateResponse(
             index=partial.index,
             elements=[e.hex() for e in partial.elements],
             proof=partial.proof.to_bytes().hex(),
-            log_seq=first.seq,
+            log_seq=first_seq,
         )
 
     def _check_quota(self, session: Session, member: str, count: int, now: int) -> None:

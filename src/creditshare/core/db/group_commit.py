@@ -111,22 +111,12 @@ class GroupCommit:
                 batch[0].future.set_exception(exc)
                 return
             for item in batch:  # one faulty piece of work must not fail the others: each again, alone
-                self._commit_alone(item)
+                self._commit([item])
             return
         if self._on_commit is not None:
             self._on_commit(len(batch))
         for item, result in zip(batch, results, strict=True):
             item.future.set_result(result)
-
-    def _commit_alone(self, item: _Work[Any]) -> None:
-        try:
-            result = self._attempt([item])
-        except Exception as exc:
-            item.future.set_exception(exc)
-            return
-        if self._on_commit is not None:
-            self._on_commit(1)
-        item.future.set_result(result[0])
 
     def _attempt(self, batch: list[_Work[Any]]) -> list[Any]:
         for attempt in range(CONFLICT_ATTEMPTS):
