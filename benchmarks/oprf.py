@@ -303,7 +303,7 @@ def main() -> None:
             synthetic_chain(data, deployment, lenders, accounts[0].address, 1),
             first_block=1,
             as_of_block=as_of_block,
-            range_size=Settings().index_range,
+            range_size=Settings().node_profile.max_logs_range,
             progress_every=max(1, args.events // 5),
         )
         checkpoint(engine)

@@ -952,7 +952,9 @@ def main() -> None:
     parser.add_argument("--inquiries", type=int, default=5_000)
     parser.add_argument("--corrections", type=int, default=2_000)
     parser.add_argument("--disputes", type=int, default=1_500)
-    parser.add_argument("--range", type=int, default=Settings().index_range, help="blocks per ingest transaction")
+    parser.add_argument(
+        "--range", type=int, default=Settings().node_profile.max_logs_range, help="blocks per ingest transaction"
+    )
     parser.add_argument("--samples", type=int, default=2_000, help="subjects per in-process run")
     parser.add_argument("--runs", type=int, default=3, help="in-process runs (median reported)")
     parser.add_argument("--http-requests", type=int, default=600, help="requests of the open-loop run")
@@ -1136,7 +1138,7 @@ def main() -> None:
         follower_engine = make_engine(f"sqlite:///{tmp / 'follower.db'}")
         follower_factory = session_factory(follower_engine)
         follower = Follower(
-            make_web3(chain.rpc_url), follower_factory, deployment, max_range=Settings().index_range
+            make_web3(chain.rpc_url), follower_factory, deployment, max_range=Settings().node_profile.max_logs_range
         )  # as the gateway builds it
         stop = threading.Event()
         checkpointer = threading.Thread(target=checkpoint_loop, args=(follower_engine, stop), daemon=True)

@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Ganache chain per test session, fresh contracts per test."""
+"""Shared fixtures: one real Ganache chain per test session (and one anvil for the suites that run on every
+engine), fresh contracts per test."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from psycopg import sql
 from web3 import Web3
 
 from creditshare.chain.rpc import connect
-from creditshare.devtools.devchain import DevChain, dev_accounts
+from creditshare.devtools.devchain import DevChain, dev_accounts, engine_named
 from tests.brownie_guard import pytest_ignore_collect  # noqa: F401 (hook: keeps tests/brownie out of this suite)
 from tests.support import Consortium
 from tests.support.gateways import GatewayProcess
@@ -29,12 +30,23 @@ def _base_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(scope="session")
-def devchain() -> Iterator[DevChain]:
-    """A Ganache process on a free port for the whole session."""
-    chain = DevChain(accounts=ACCOUNTS)
-    chain.start()
-    yield chain
-    chain.stop()
+def engine_chains() -> Iterator[dict[str, DevChain]]:
+    """Each engine's node, started on first use and kept for the whole session."""
+    chains: dict[str, DevChain] = {}
+    yield chains
+    for chain in chains.values():
+        chain.stop()
+
+
+@pytest.fixture(scope="session")
+def devchain(request: pytest.FixtureRequest, engine_chains: dict[str, DevChain]) -> DevChain:
+    """The session's node on a free port: Ganache, or the engine a test is parametrised with (`on_every_engine`)."""
+    name = getattr(request, "param", "ganache")
+    if name not in engine_chains:
+        chain = DevChain(accounts=ACCOUNTS, engine=engine_named(name))
+        chain.start()
+        engine_chains[name] = chain
+    return engine_chains[name]
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,8 @@ class Gateway:
         self.metrics = Metrics()
         own_key = record_key(settings)
         cipher = RecordCipher(own_key)
-        self.w3 = make_web3(settings.rpc_url)
+        node = settings.node_profile
+        self.w3 = make_web3(settings.rpc_url, poa=node.poa_headers, observe=self.metrics.observe_rpc)
         self.registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
         self.holders: HolderSet | None = None
         if settings.subject_keys == "hmac":
@@ -84,7 +85,8 @@ class Gateway:
         self.outbox = Outbox(self.factory, cipher, self.lender, self.keys)
         self.seal = RowSeal(cipher, self.lender)
         ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
-        transactor = Transactor(self.w3, account)  # one nonce sequence for batches and disputes
+        # One nonce sequence for batches and disputes.
+        transactor = Transactor(self.w3, account, gas_price=0 if node.gas_price == "zero" else None)
         self.submitter = Submitter(
             self.factory,
             transactor,
@@ -95,6 +97,7 @@ class Gateway:
                 batch_size=settings.batch_size,
                 batch_interval=settings.batch_interval,
                 from_block=self.deployment.block,
+                max_in_flight=node.in_flight_per_sender,
             ),
         )
         self.deliverer = Deliverer(
@@ -123,7 +126,8 @@ class Gateway:
             self.factory,
             self.deployment,
             confirmations=settings.confirmations,
-            max_range=settings.index_range,
+            max_range=node.max_logs_range,
+            max_results=node.max_logs_results,
             metrics=self.metrics,
             lease=Lease(self.factory, f"follower:{self.deployment.ledger.lower()}"),
             on_stored=raiser.raise_alerts if settings.alerts else None,
@@ -169,7 +173,7 @@ class Gateway:
         self._stop.clear()
         threads = {
             "submitter": (self.settings.submitter, self.submitter.run),
-            "index": (self.settings.index, lambda stop: self.follower.run(stop, self.settings.index_poll_interval)),
+            "index": (self.settings.index, lambda stop: self.follower.run(stop, self.settings.poll_interval)),
             "webhooks": (self.settings.webhooks, self.deliverer.run),  # woken by the follower as alerts commit
             "checkpoint": (True, lambda stop: checkpoint_loop(self.engine, stop)),
         }
@@ -205,6 +209,21 @@ class Gateway:
         for member, count in self.disputes.opened_by_member().items():
             self.metrics.disputes_opened.labels(member).set(count)
         self.metrics.webhook_dead_letters.set(self.deliverer.dead_count())
+        self.metrics.chain_head_age.set(self.follower.head_age() or 0.0)
+        self.metrics.oldest_unsettled_batch.set(self.submitter.oldest_unsettled_seconds())
+
+    def node_stalled(self) -> str | None:
+        """Why the chain node looks stalled, or None: a sent batch has waited too long for its receipt, or, on a
+        chain with a block time, the head has stood still too long (a node that stopped advancing, or one that
+        dropped our transactions — e.g. zero-price ones under a non-zero minimum gas price)."""
+        limit = self.settings.stall_seconds
+        waiting = self.submitter.oldest_unsettled_seconds()
+        if waiting > limit:
+            return f"a sent batch has waited {waiting:.0f}s for its receipt"
+        head_age = self.follower.head_age() if self.settings.index else None
+        if self.settings.node_profile.block_time > 0 and head_age is not None and head_age > limit:
+            return f"the chain's head has not moved for {head_age:.0f}s"
+        return None
 
     def _published_share_set(self) -> ShareSet:
         """The key-share holders governance published on chain (`KeyShareDirectory`)."""
@@ -223,5 +242,7 @@ class Gateway:
             errors={"index_error": self.follower.last_error or "", "submitter_error": self.submitter.last_error or ""},
             index_lag=self.follower.lag if self.settings.index else None,
             index_stalled=self.follower.stalled(self.settings.index_stall_seconds) if self.settings.index else None,
+            node_stalled=self.node_stalled(),
+            node_busy=self.submitter.broadcaster.busy_note(),
         )
         return readiness(self.w3, self.deployment, self.registry, self.lender, self.factory, progress)

@@ -1,5 +1,5 @@
-"""CreditLedger against a real Ganache chain: permissions, batch limits, exactly-once, corrections, disputes,
-inquiries and every event field."""
+"""CreditLedger against a real chain (Ganache and anvil): permissions, batch limits, exactly-once, corrections,
+disputes, inquiries and every event field."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from creditshare.domain import codec, records
 from creditshare.domain.codec import ItemType
 from creditshare.domain.purposes import Purpose
 from tests.support import Consortium, credit_item, events, expect_revert, inquiry_item, random_key
+from tests.support.engines import on_every_engine
+
+pytestmark = on_every_engine
 
 Item = tuple[bytes, bytes, bytes, int]
 RecordRef = tuple[str, int, int, list[bytes]]

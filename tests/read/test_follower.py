@@ -1,6 +1,6 @@
-"""The chain index follower against the session's real Ganache and a real SQLite file: decoding of every indexed
-log, idempotent re-reads, restarts, confirmations, range shrinking behind a capping node, reorganisations and
-the deployment guard."""
+"""The chain index follower against the session's real chain (Ganache and anvil) and a real SQLite file: decoding
+of every indexed log, idempotent re-reads, restarts, confirmations, range shrinking behind a capping node,
+reorganisations and the deployment guard."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ from tests.read.conftest import (
     state_of,
 )
 from tests.support import Consortium, credit_item, events, inquiry_item, random_key
+from tests.support.engines import on_every_engine
+
+pytestmark = on_every_engine
 
 Item = tuple[bytes, bytes, bytes, int]
 

@@ -7,8 +7,9 @@ Besu (QBFT, zero gas price).
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.providers.rpc import HTTPProvider
 from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration
 from web3.types import RPCEndpoint
 
@@ -28,19 +30,78 @@ from creditshare.core.exceptions import ChainError, ChainUnavailable, Transactio
 #: reached the node, and a blind re-send then fails with "nonce too low"; `Transactor` decides about re-sends.
 _RETRY_METHODS = tuple(m for m in REQUEST_RETRY_ALLOWLIST if m != "eth_sendRawTransaction")
 
+#: A response cut short (the connection closed mid-body) or not JSON at all: the node, or what stands between,
+#: failed in transport — as unreachable as a refused connection, and as safe to retry for a read.
+_BROKEN_RESPONSE = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
-def make_web3(rpc_url: str, *, timeout: float = 30.0) -> Web3:
+#: Hears every JSON-RPC request: its method, seconds taken and outcome (`RpcOutcome.of`).
+RpcObserver = Callable[[str, float, str], None]
+
+
+class RpcOutcome:
+    """How one JSON-RPC request ended, as a short label for metrics."""
+
+    OK = "ok"
+    RPC_ERROR = "rpc_error"  # the node answered with a JSON-RPC error
+
+    @staticmethod
+    def of(exc: BaseException) -> str:
+        """The label of a transport failure: timeout, reset (connection refused or reset), cut (a response cut
+        short or not JSON), http_<status>, or other."""
+        if isinstance(exc, requests.Timeout):
+            return "timeout"
+        if isinstance(exc, (*_BROKEN_RESPONSE, json.JSONDecodeError)):
+            return "cut"
+        if isinstance(exc, requests.HTTPError):
+            return f"http_{exc.response.status_code}" if exc.response is not None else "http"
+        if isinstance(exc, (requests.ConnectionError, ConnectionError)):
+            return "reset"
+        return "other"
+
+
+class _ObservedHTTPProvider(HTTPProvider):
+    """web3's HTTP provider, telling an observer how each request went (every call, web3's and raw `rpc()`
+    alike, passes through `make_request`)."""
+
+    def __init__(self, *args: Any, observe: RpcObserver, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._observe = observe
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> Any:
+        started = time.perf_counter()
+        outcome = RpcOutcome.OK
+        try:
+            response = super().make_request(method, params)
+            if isinstance(response, dict) and "error" in response:
+                outcome = RpcOutcome.RPC_ERROR
+            return response
+        except Exception as exc:
+            outcome = RpcOutcome.of(exc)
+            raise
+        finally:
+            self._observe(str(method), time.perf_counter() - started, outcome)
+
+
+def make_web3(rpc_url: str, *, timeout: float = 30.0, poa: bool = True, observe: RpcObserver | None = None) -> Web3:
     """A Web3 for `rpc_url` without touching the node (it may be down; callers find out on first use).
 
-    The POA extra-data middleware is always injected at layer 0: QBFT/IBFT/Clique chains (Besu) need it and it
-    is harmless on Ganache and anvil.
+    With `poa` (the default: callers without a node profile) the POA extra-data middleware is injected at layer
+    0: QBFT/IBFT/Clique chains (Besu) need it, and it is harmless on Ganache and anvil. `observe` hears how each
+    request went (the gateway's /metrics).
     """
     retry = ExceptionRetryConfiguration(
-        errors=(requests.ConnectionError, requests.HTTPError, requests.Timeout), method_allowlist=_RETRY_METHODS
+        errors=(requests.ConnectionError, requests.HTTPError, requests.Timeout, *_BROKEN_RESPONSE),
+        method_allowlist=_RETRY_METHODS,
     )
-    provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry)
+    options: dict[str, Any] = {"request_kwargs": {"timeout": timeout}, "exception_retry_configuration": retry}
+    provider = (
+        HTTPProvider(rpc_url, **options)
+        if observe is None
+        else _ObservedHTTPProvider(rpc_url, observe=observe, **options)
+    )
     w3 = Web3(provider)
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    if poa:
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
 
@@ -70,7 +131,11 @@ def translate_errors() -> Iterator[None]:
     except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
         raise ChainUnavailable(f"chain node unreachable ({type(exc).__name__})") from exc
     except requests.HTTPError as exc:  # a 5xx from the node or a proxy in front of it
-        raise ChainUnavailable(f"chain node answered HTTP {exc.response.status_code if exc.response else '?'}") from exc
+        # (A Response is falsy for 4xx/5xx: test it against None.)
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise ChainUnavailable(f"chain node answered HTTP {status}") from exc
+    except (*_BROKEN_RESPONSE, json.JSONDecodeError) as exc:
+        raise ChainUnavailable(f"chain node's answer was cut short or is not JSON ({type(exc).__name__})") from exc
     except Web3RPCError as exc:
         raise ChainError(str(exc)) from exc
 

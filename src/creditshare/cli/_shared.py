@@ -26,7 +26,7 @@ from creditshare.core.config import Settings
 from creditshare.core.db import make_engine, session_factory
 from creditshare.core.exceptions import ConfigError
 from creditshare.core.keystore import load_signer
-from creditshare.devtools.devchain import ChainRecord, DevChain, dev_accounts
+from creditshare.devtools.devchain import ChainRecord, DevChain, dev_accounts, engine_named
 
 if TYPE_CHECKING:
     from creditshare.gateway import Gateway
@@ -116,8 +116,13 @@ def start_devchain(settings: Settings, *, reset: bool, yes: bool) -> DevChain:
             raise typer.Abort()
         shutil.rmtree(data_dir)
         settings.deployment_path.unlink(missing_ok=True)
-    chain = DevChain(port=settings.chain_port, data_dir=data_dir, log_file=settings.home / "chain.log")
-    with console.status(f"starting Ganache on port {settings.chain_port}"):
+    chain = DevChain(
+        port=settings.chain_port,
+        data_dir=data_dir,
+        log_file=settings.home / "chain.log",
+        engine=engine_named(settings.chain_engine),
+    )
+    with console.status(f"starting {settings.chain_engine} on port {settings.chain_port}"):
         chain.start()
     ChainRecord.save(settings.home, chain)
     return chain

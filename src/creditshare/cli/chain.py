@@ -19,27 +19,32 @@ from creditshare.core.config import Settings
 from creditshare.core.exceptions import ChainUnavailable, ConfigError, DeploymentError
 from creditshare.devtools.devchain import DEV_CHAIN_ID, ChainRecord
 
-chain_app = typer.Typer(help="A local development chain (Ganache).", no_args_is_help=True)
+chain_app = typer.Typer(help="A local development chain (Ganache or anvil).", no_args_is_help=True)
 
 
 @chain_app.command("up")
 def chain_up(
     port: Annotated[int | None, typer.Option(help="Port (default: CREDITSHARE_CHAIN_PORT or 8545).")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="ganache | anvil (default: CREDITSHARE_CHAIN_ENGINE or ganache).")
+    ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Run in the background; stop with `chain down`.")
     ] = False,
     reset: Annotated[bool, typer.Option(help="Delete the chain's data folder first.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before --reset.")] = False,
 ) -> None:
-    """Run a local Ganache keeping its state in HOME/chain (dev accounts from the public test mnemonic).
+    """Run a local Ganache (or anvil) keeping its state in HOME/chain (dev accounts from the public test mnemonic).
 
     In the foreground Ctrl-C stops it; with --detach it keeps running until `creditshare chain down`."""
-    settings = Settings.from_env(chain_port=port)
+    settings = Settings.from_env(chain_port=port, chain_engine=engine)
     chain = start_devchain(settings, reset=reset, yes=yes)
     if detach:
-        console.print(f"chain running at [bold]{chain.rpc_url}[/] (chain id {DEV_CHAIN_ID}, pid {chain.pid})")
+        console.print(
+            f"{chain.engine.name} running at [bold]{chain.rpc_url}[/] (chain id {DEV_CHAIN_ID}, pid {chain.pid})"
+        )
         return
-    console.print(f"chain running at [bold]{chain.rpc_url}[/] (chain id {DEV_CHAIN_ID}); Ctrl-C stops it")
+    console.print(f"{chain.engine.name} running at [bold]{chain.rpc_url}[/] (chain id {DEV_CHAIN_ID}); Ctrl-C stops it")
     wait_for_interrupt()
     chain.stop()
 

@@ -80,7 +80,7 @@ def members_list(
     w3, registry, deployment = open_registry(settings)
     table = Table(address_column("address"), "name", "role", "status", "since (UTC)", title="members")
     colours = {"active": "green", "suspended": "yellow", "removed": "red"}
-    for address in governance.member_addresses(w3, registry, deployment.block, settings.index_range):
+    for address in governance.member_addresses(w3, registry, deployment.block, settings.node_profile.max_logs_range):
         m = governance.member(registry, address)
         status = m.status.name.lower()
         table.add_row(

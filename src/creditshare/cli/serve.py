@@ -53,11 +53,12 @@ def sync(
     engine = make_engine(settings.database)
     sessions = session_factory(engine)
     follower = Follower(
-        make_web3(settings.rpc_url),
+        make_web3(settings.rpc_url, poa=settings.node_profile.poa_headers),
         sessions,
         deployment,
         confirmations=settings.confirmations,
-        max_range=settings.index_range,
+        max_range=settings.node_profile.max_logs_range,
+        max_results=settings.node_profile.max_logs_results,
         lease=Lease(sessions, f"follower:{deployment.ledger.lower()}"),
     )
     start = follower.state().last_block

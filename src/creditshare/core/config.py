@@ -7,14 +7,16 @@ the field names upper-cased with the `CREDITSHARE_` prefix, values are validated
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from creditshare.core.exceptions import ConfigError
+from creditshare.core.node_profile import PROFILES, GasPriceMode, NodeProfile, ProfileName
 
 ENV_PREFIX = "CREDITSHARE_"
 
@@ -28,6 +30,26 @@ class Settings(BaseModel):
     home: Path = Field(Path(".creditshare"), description="Folder for the local chain, deployment file and data")
     rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain node")
     chain_port: int = Field(8545, description="Port of the local dev chain started by `creditshare chain up`")
+    chain_engine: Literal["ganache", "anvil"] = Field(
+        "ganache", description="Program of the local dev chain (`chain up`, `demo`): ganache | anvil"
+    )
+    chain_profile: ProfileName | None = Field(
+        None, description="Node profile: ganache | anvil | besu-qbft (default: the chain engine's)"
+    )
+    index_range: int | None = Field(
+        None, ge=1, le=100_000, description="Widest eth_getLogs block range (default: the profile's)"
+    )
+    logs_max_results: int | None = Field(
+        None, ge=1, description="Most logs one eth_getLogs answer may carry (default: the profile's)"
+    )
+    max_in_flight: int | None = Field(
+        None, ge=1, le=64, description="Signed transactions pending at the node per sender (default: the profile's)"
+    )
+    gas_price_mode: GasPriceMode | None = Field(
+        None, description="node: sign at eth_gasPrice; zero: always 0 (default: the profile's)"
+    )
+    poa_headers: bool | None = Field(None, description="Blocks carry POA/QBFT extraData (default: the profile's)")
+    block_time: float | None = Field(None, ge=0, le=600, description="Seconds between blocks (default: the profile's)")
     deployment_file: Path | None = Field(None, description="Deployment file (default: HOME/deployment.json)")
     keystore: Path | None = Field(None, description="Keystore v3 JSON of this gateway's signing key")
     keystore_password_file: Path | None = Field(None, description="File holding the keystore passphrase")
@@ -70,10 +92,19 @@ class Settings(BaseModel):
     confirmations: int = Field(
         0, ge=0, le=1000, description="Blocks the index stays behind the head (0: QBFT finality)"
     )
-    index_poll_interval: float = Field(
-        0.25, gt=0, le=60, description="Seconds the index follower waits before asking the node for new blocks"
+    index_poll_interval: float | None = Field(
+        None,
+        gt=0,
+        le=60,
+        description="Seconds the index follower waits before asking the node for new blocks (default: from the "
+        "profile's block time)",
     )
-    index_range: int = Field(1000, ge=1, le=100_000, description="Widest eth_getLogs block range (Besu caps 1,000)")
+    chain_stall_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="/readyz fails when a sent batch waits this long for its receipt, or (on a chain with a block "
+        "time) the head stands still this long (default: ten block times, at least 30 s)",
+    )
     index_stall_seconds: float = Field(
         30.0, gt=0, description="/readyz fails when the index follower has not advanced or caught up for this long"
     )
@@ -115,6 +146,31 @@ class Settings(BaseModel):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'gateway.db'}"
+
+    @property
+    def node_profile(self) -> NodeProfile:
+        """The chain node's profile (`chain_profile`, else the dev chain engine's), with any setting that overrides
+        one of its fields applied."""
+        profile = PROFILES[self.chain_profile or self.chain_engine]
+        overrides: dict[str, Any] = {
+            "max_logs_range": self.index_range,
+            "max_logs_results": self.logs_max_results,
+            "in_flight_per_sender": self.max_in_flight,
+            "gas_price": self.gas_price_mode,
+            "poa_headers": self.poa_headers,
+            "block_time": self.block_time,
+        }
+        return dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def stall_seconds(self) -> float:
+        """Seconds after which a node that does not move counts as stalled."""
+        return self.chain_stall_seconds or self.node_profile.stall_seconds
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between the index follower's looks for new blocks."""
+        return self.index_poll_interval or self.node_profile.poll_interval
 
     @property
     def production(self) -> bool:

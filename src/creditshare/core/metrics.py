@@ -38,6 +38,29 @@ class Metrics:
             registry=r,
         )
         self.chain_errors = Counter("creditshare_chain_errors", "Chain errors by kind", ["kind"], registry=r)
+        self.rpc_requests = Counter(
+            "creditshare_rpc_requests",
+            "JSON-RPC requests to the chain node by method and outcome (ok, rpc_error, timeout, reset, cut, "
+            "http_<status>, other)",
+            ["method", "outcome"],
+            registry=r,
+        )
+        self.rpc_seconds = Histogram(
+            "creditshare_rpc_seconds",
+            "Time the chain node took to answer a JSON-RPC request (retries included)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.chain_head_age = Gauge(
+            "creditshare_chain_head_age_seconds",
+            "Seconds since the index follower last saw the chain's head move",
+            registry=r,
+        )
+        self.oldest_unsettled_batch = Gauge(
+            "creditshare_oldest_unsettled_batch_seconds",
+            "Seconds the oldest batch sent by this gateway has waited for its receipt (0: none waiting)",
+            registry=r,
+        )
         self.reports = Counter("creditshare_reports", "Credit reports served by purpose", ["purpose"], registry=r)
         self.verifications = Counter("creditshare_verifications", "Verify requests by result", ["match"], registry=r)
         self.rate_limited = Counter("creditshare_rate_limited", "Queries refused by rate limit", ["scope"], registry=r)
@@ -101,3 +124,8 @@ class Metrics:
             ["member"],
             registry=r,
         )
+
+    def observe_rpc(self, method: str, seconds: float, outcome: str) -> None:
+        """Count one JSON-RPC request to the node and its time (`chain.rpc.RpcObserver`)."""
+        self.rpc_requests.labels(method, outcome).inc()
+        self.rpc_seconds.observe(seconds)

@@ -1,7 +1,7 @@
 """A local development chain for the demo, tests and benchmarks, behind a small engine interface.
 
-`DevChain` runs one node process on 127.0.0.1; *which* program that is (Ganache from the pinned npm package
-today) is a `ChainEngine`: its executable, its command-line arguments and how to recognise its process. Another
+`DevChain` runs one node process on 127.0.0.1; *which* program that is — Ganache or anvil, each from its pinned npm
+package — is a `ChainEngine`: its executable, its command-line arguments and how to recognise its process. Another
 EVM implementation plugs in as another engine without touching the callers.
 
 Accounts are derived from a public, well-known mnemonic, so they are deterministic and worthless: never use
@@ -131,8 +131,36 @@ class Ganache(ChainEngine):
         return cmd
 
 
+class Anvil(ChainEngine):
+    """Foundry's anvil (npm `@foundry-rs/anvil-linux-amd64`, pinned in package.json).
+
+    With a data folder its state is loaded at start and written back every second and at a clean stop (anvil
+    keeps state in memory; a SIGKILL loses at most the last second)."""
+
+    name = "anvil"
+
+    def command(self, chain: DevChain) -> list[str]:
+        cmd = [
+            node_executable("anvil"),
+            "--host", "127.0.0.1",
+            "--port", str(chain.port),
+            "--chain-id", str(DEV_CHAIN_ID),
+            "--hardfork", EVM_VERSION,
+            "--mnemonic", DEV_MNEMONIC,
+            "--accounts", str(chain.accounts),
+            "--balance", "1000000",
+            "--gas-limit", str(DEV_BLOCK_GAS_LIMIT),
+            "--silent",
+        ]  # fmt: skip
+        if chain.block_time:
+            cmd += ["--block-time", str(chain.block_time)]
+        if chain.data_dir is not None:
+            cmd += ["--state", str(chain.data_dir / "anvil-state.json"), "--state-interval", "1"]
+        return cmd
+
+
 #: Every engine by name.
-ENGINES: dict[str, type[ChainEngine]] = {Ganache.name: Ganache}
+ENGINES: dict[str, type[ChainEngine]] = {Ganache.name: Ganache, Anvil.name: Anvil}
 
 
 def engine_named(name: str) -> ChainEngine:

@@ -62,6 +62,9 @@ def _service_environ(home: Path, rpc_url: str, port: int) -> dict[str, str]:
         CREDITSHARE_KEYSTORE_PASSWORD_FILE=str(home / "password"),
         CREDITSHARE_LISTEN_PORT=str(port),
     )
+    for name in ("CREDITSHARE_CHAIN_ENGINE", "CREDITSHARE_CHAIN_PROFILE"):  # the same node for every service
+        if name in os.environ:
+            env[name] = os.environ[name]
     return env
 
 

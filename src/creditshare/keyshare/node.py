@@ -33,7 +33,8 @@ class HolderNode:
         share_file = ShareFile.read(settings.keyshare_share_file)
         self.settings = settings
         self.deployment = Deployment.load(settings.deployment_path)
-        self.w3 = make_web3(settings.rpc_url)
+        node = settings.node_profile
+        self.w3 = make_web3(settings.rpc_url, poa=node.poa_headers)
         registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
         self.engine = make_engine(settings.database)
         self.sessions = session_factory(self.engine)
@@ -44,7 +45,11 @@ class HolderNode:
             Quota(settings.keyshare_quota_per_minute, settings.keyshare_quota_per_day),
         )
         self.directory = directory(self.w3, self.deployment)
-        self._signer = Transactor(self.w3, load_signer(settings, " (the holder's anchoring key)"))
+        self._signer = Transactor(
+            self.w3,
+            load_signer(settings, " (the holder's anchoring key)"),
+            gas_price=0 if node.gas_price == "zero" else None,
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 

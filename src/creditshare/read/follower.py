@@ -86,6 +86,7 @@ class Follower:
         *,
         confirmations: int = 0,
         max_range: int = 2_000,
+        max_results: int | None = None,
         rows_per_write: int = 512,
         metrics: Metrics | None = None,
         lease: Lease | None = None,
@@ -96,7 +97,8 @@ class Follower:
         self._factory = factory
         self.deployment = deployment
         self.confirmations = confirmations
-        self._logs = LogWindow(w3, max_range)
+        narrowed = (lambda why: metrics.chain_errors.labels(f"logs_{why}").inc()) if metrics is not None else None
+        self._logs = LogWindow(w3, max_range, max_results, on_narrow=narrowed)
         self.rows_per_write = rows_per_write
         self._metrics = metrics
         #: With a lease, one follower per database writes the index; another one stands by (two followers would
@@ -112,6 +114,8 @@ class Follower:
         self.head: int | None = None
         self.indexed: int | None = None
         self.last_progress: float | None = None
+        #: When (monotonic seconds) the head was first seen at its current height.
+        self.head_moved_at: float | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -227,6 +231,8 @@ class Follower:
 
     def _saw(self, head: int, indexed: int, *, caught_up: bool, quarantined: dict[str, int] | None = None) -> None:
         moved = self.indexed is None or indexed > self.indexed
+        if head != self.head:
+            self.head_moved_at = time.monotonic()
         self.head, self.indexed = head, indexed
         if moved or caught_up:
             self.last_progress = time.monotonic()
@@ -243,6 +249,10 @@ class Follower:
         if self.head is None or self.indexed is None:
             return None
         return max(0, self.head - self.confirmations - self.indexed)
+
+    def head_age(self) -> float | None:
+        """Seconds the chain's head has stood at its current height, as far as the follower saw (None: not seen)."""
+        return None if self.head_moved_at is None else time.monotonic() - self.head_moved_at
 
     def stalled(self, seconds: float) -> bool:
         """Whether the follower has neither moved forward nor been caught up for `seconds` (a node that stopped

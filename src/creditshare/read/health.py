@@ -3,6 +3,7 @@ paused — beside the gateway's own progress (backlog, last confirmed block, ind
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,11 @@ class Progress:
     #: follower runs in another process, which reports for itself).
     index_lag: int | None = None
     index_stalled: bool | None = None
+    #: Why the node looks stalled (its head stands still, or our transactions get no receipt), or None.
+    node_stalled: str | None = None
+    #: What the node last refused for now (a full pool, too many pending from our signer), or None: the
+    #: submitter waits and re-offers, so the gateway stays ready.
+    node_busy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,10 @@ def readiness(
     checks: dict[str, object] = {"signer": lender, "backlog": progress.backlog}
     ready = True
     try:
+        started = time.perf_counter()
         with translate_errors():
             checks["block"] = w3.eth.block_number
+        checks["chain_rpc_ms"] = round((time.perf_counter() - started) * 1000, 1)
         deployment.check(w3)
         checks["contracts"] = "ok"
         m = governance.member(registry, lender)
@@ -72,5 +80,10 @@ def readiness(
         checks["index_lag"] = progress.index_lag
         checks["index_stalled"] = progress.index_stalled
         ready = ready and not progress.index_stalled
+    if progress.node_stalled is not None:
+        checks["node_stalled"] = progress.node_stalled
+        ready = False
+    if progress.node_busy is not None:
+        checks["node_busy"] = progress.node_busy
     checks.update({name: error for name, error in progress.errors.items() if error})
     return Readiness(ready, checks)

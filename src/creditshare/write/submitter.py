@@ -18,7 +18,6 @@ from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.chain.ledger import BatchConflict, LedgerClient, batch_digest, batch_gas
@@ -29,6 +28,7 @@ from creditshare.core.db.lease import Lease, LeaseLost
 from creditshare.core.exceptions import ChainError, ChainUnavailable, ContractRevert
 from creditshare.core.metrics import Metrics
 from creditshare.write.batches import BatchStore, PendingItem
+from creditshare.write.broadcast import Broadcaster
 from creditshare.write.seal import RowSeal
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class SubmitterConfig:
     max_in_flight: int = 4
     #: Seconds a membership/pause check stays valid before the next batch re-checks it.
     writer_check_seconds: float = 1.0
+    #: Seconds a signed transaction is re-offered while the node says "not now" (`Broadcaster`).
+    busy_wait_seconds: float = 30.0
 
 
 class WriterBlocked(ChainError):
@@ -101,12 +103,14 @@ class Submitter:
         self._store = BatchStore(factory, self.lender, self.lease.fence)
         self._next_seq: int | None = None
         self.last_error: str | None = None
+        self.broadcaster = Broadcaster(transactor, metrics, self.config.busy_wait_seconds)
         self.last_confirmed_block: int | None = None
         # The preparing thread (run/step) signs batches in sequence order; a sender thread broadcasts them and a
         # settler thread waits for each receipt, both FIFO, so the chain works while the next batch is prepared.
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="send")
         self._settler = ThreadPoolExecutor(1, thread_name_prefix="settle")
-        self._inflight: deque[Future[None]] = deque()
+        #: Batches sent and not yet settled, each with when (monotonic seconds) it was signed.
+        self._inflight: deque[tuple[Future[None], float]] = deque()
         self._writer_checked_at = 0.0
         self._holding = False  # whether this process worked as the submitter since it last held the lease
 
@@ -175,14 +179,14 @@ class Submitter:
             self.drain()
             self.recover()
         if len(self._inflight) >= self.config.max_in_flight:
-            self._inflight[0].result()
+            self._inflight[0][0].result()
             return True
         if self._send_correction():
             return True
         items = self._take_items()
         if not items:
             if self._inflight:  # nothing to send: watch the oldest batch, but look again for new records soon
-                futures.wait([self._inflight[0]], timeout=self.config.batch_interval)
+                futures.wait([self._inflight[0][0]], timeout=self.config.batch_interval)
                 return True
             return False
         self._send_batch(items)
@@ -192,15 +196,15 @@ class Submitter:
         """Wait for every batch in flight to settle (errors are left to recovery)."""
         while self._inflight:
             try:
-                self._inflight.popleft().result()
+                self._inflight.popleft()[0].result()
             except Exception as exc:
                 log.info("submitter: in-flight batch ended with %s", exc)
                 self._next_seq = None
 
     def _reap(self) -> None:
         """Drop settled batches; re-raise the first error so the loop backs off and recovers."""
-        while self._inflight and self._inflight[0].done():
-            future = self._inflight.popleft()
+        while self._inflight and self._inflight[0][0].done():
+            future, _ = self._inflight.popleft()
             error = future.exception()
             if error is not None:
                 self.drain()
@@ -225,7 +229,7 @@ class Submitter:
                 self._settle(batch.id, receipt)
             elif batch.seq == chain_seq:
                 log.info("submitter: resending batch seq %s (%s)", batch.seq, batch.tx_hash)
-                self._send_raw(batch.raw_tx)
+                self.broadcaster.send(batch.raw_tx)
                 self._settle(batch.id, self._tx.wait_receipt(batch.tx_hash))
                 chain_seq = self._ledger.next_sequence()
             else:  # seq ahead of the chain with a gap before it: it can never land; its items go back
@@ -308,8 +312,18 @@ class Submitter:
         signed = self._tx.sign_data(self._ledger.contract.address, data, gas)
         batch_id = self._persist(seq, signed, item_ids, digest)
         self._next_seq = seq + 1
-        sent = self._sender.submit(self._send_raw, signed.raw)
-        self._inflight.append(self._settler.submit(self._await_and_settle, sent, batch_id, signed.tx_hash))
+        sent = self._sender.submit(self.broadcaster.send, signed.raw)
+        settled = self._settler.submit(self._await_and_settle, sent, batch_id, signed.tx_hash)
+        self._inflight.append((settled, time.monotonic()))
+
+    def oldest_unsettled_seconds(self) -> float:
+        """Seconds the oldest batch in flight has waited to settle (0: none in flight). Read from other threads
+        (readiness): a batch settling meanwhile only makes the answer a moment old."""
+        try:
+            future, signed_at = self._inflight[0]
+        except IndexError:
+            return 0.0
+        return 0.0 if future.done() else time.monotonic() - signed_at
 
     def _await_and_settle(self, sent: Future[None], batch_id: int, tx_hash: str) -> None:
         sent.result()
@@ -321,19 +335,6 @@ class Submitter:
         batch_id = self._store.store_signed(seq, signed, item_ids, search_from, digest)
         self._metrics.batches.labels("sent").inc()
         return batch_id
-
-    def _send_raw(self, raw: bytes) -> None:
-        try:
-            self._tx.send_raw(HexBytes(raw))
-        except ChainUnavailable:
-            raise
-        except ChainError as exc:
-            text = str(exc).lower()
-            if "already known" in text or "known transaction" in text or "already imported" in text:
-                return  # the node has these exact bytes: fine
-            if "nonce too low" in text or "nonce is too low" in text:
-                return  # a transaction with this nonce was mined: the receipt or recovery tells which
-            raise
 
     def _settle(self, batch_id: int, receipt: Receipt) -> None:
         """Record the outcome of a mined batch transaction."""
