@@ -220,8 +220,9 @@ def test_besu_limits_pending_cap_logs_range_and_result_cap(
     tmp_path: Path, gateways: list[GatewayProcess], lane_behind: Callable[..., tuple[Lane, RpcProxy]]
 ) -> None:
     """Besu's limits on a node with 1-second blocks: at most 4 pending transactions per sender (answered as Besu
-    does), `eth_getLogs` over at most 5 blocks and answers cut silently at 50 logs (a block holds at most 40 here). The gateway runs the
-    `besu-qbft` profile but is told to keep 8 batches in flight, so the node must refuse some."""
+    does), `eth_getLogs` over at most 5 blocks and answers cut silently at 50 logs (a block holds at most 40 here).
+    The gateway runs the `besu-qbft` profile but is told to keep 8 batches in flight, so the node must refuse
+    some."""
     chain = DevChain(port=free_port(), accounts=20, block_time=1, engine=Anvil(), log_file=tmp_path / "anvil.log")
     chain.start()
     try:
