@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 
@@ -16,6 +17,7 @@ from creditshare.chain.artifacts import LEDGER, REGISTRY, load_artifact
 from creditshare.chain.deploy import Deployment
 from creditshare.chain.disputes import DisputeSender
 from creditshare.chain.ledger import LedgerClient
+from creditshare.chain.nodes import NodeSet
 from creditshare.chain.rpc import contract_at, make_web3
 from creditshare.chain.transactor import Transactor
 from creditshare.core.config import Settings
@@ -64,7 +66,12 @@ class Gateway:
         own_key = record_key(settings)
         cipher = RecordCipher(own_key)
         node = settings.node_profile
-        self.w3 = make_web3(settings.rpc_url, poa=node.poa_headers, observe=self.metrics.observe_rpc)
+        self.w3 = make_web3(
+            settings.rpc_urls,
+            poa=node.poa_headers,
+            observe=self.metrics.observe_rpc,
+            on_switch=self.metrics.observe_failover,
+        )
         self.registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
         self.holders: HolderSet | None = None
         if settings.subject_keys == "hmac":
@@ -212,6 +219,15 @@ class Gateway:
         self.metrics.chain_head_age.set(self.follower.head_age() or 0.0)
         self.metrics.oldest_unsettled_batch.set(self.submitter.oldest_unsettled_seconds())
 
+    def _node_in_use(self) -> str | None:
+        """Which node the gateway talks to, when fallbacks are configured (None otherwise)."""
+        nodes = self.w3.provider
+        if not isinstance(nodes, NodeSet) or len(nodes.urls) == 1:
+            return None
+        active = nodes.active
+        where = "its own node" if active == 0 else f"fallback {active} of {len(nodes.urls) - 1}"
+        return f"{where}: {urlsplit(nodes.urls[active]).netloc}"
+
     def node_stalled(self) -> str | None:
         """Why the chain node looks stalled, or None: a sent batch has waited too long for its receipt, or, on a
         chain with a block time, the head has stood still too long (a node that stopped advancing, or one that
@@ -244,5 +260,6 @@ class Gateway:
             index_stalled=self.follower.stalled(self.settings.index_stall_seconds) if self.settings.index else None,
             node_stalled=self.node_stalled(),
             node_busy=self.submitter.broadcaster.busy_note(),
+            node_in_use=self._node_in_use(),
         )
         return readiness(self.w3, self.deployment, self.registry, self.lender, self.factory, progress)

@@ -159,7 +159,18 @@ def assert_exactly_once(consortium: Consortium, lender: str, expected: set[bytes
     in_db = {bytes(h): (str(tx).lower(), li) for h, _, tx, li in items}
     assert in_db == {h: (tx, li) for h, tx, li in on_chain}, "the database and the chain disagree on where items are"
     next_seq = int(consortium.ledger.functions.nextSequence(lender).call())
-    assert next_seq == len(seqs), f"nextSequence {next_seq} but {len(seqs)} confirmed batches in the database"
+    if next_seq != len(seqs):
+        with session_factory(engine)() as session:
+            rows = session.execute(
+                select(Batch.seq, Batch.status, Batch.item_count, Batch.tx_hash, Batch.error_code)
+                .where(Batch.lender == lender)
+                .order_by(Batch.id)
+            ).all()
+        landed = sorted({tx for _, tx, _ in on_chain})
+        raise AssertionError(
+            f"nextSequence {next_seq} but {len(seqs)} confirmed batches in the database: {[tuple(r) for r in rows]}; "
+            f"item transactions on chain: {landed}"
+        )
     assert seqs == list(range(next_seq)), f"confirmed batch seqs are not 0..{next_seq - 1}: {seqs}"
     return {"on_chain": len(hashes), "batches": next_seq, **{f"batches_{k}": int(v) for k, v in batch_states.items()}}
 

@@ -99,6 +99,8 @@ class RpcProxy:
         self.rewrite: dict[str, Callable[[Any], Any]] = {}
         #: Faults injected so far, by kind.
         self.injected: Counter[str] = Counter()
+        #: Calls forwarded to the node, by method.
+        self.forwarded: Counter[str] = Counter()
         self._lock = threading.Lock()
         proxy = self
 
@@ -209,6 +211,9 @@ class RpcProxy:
         return json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "result": result}).encode()
 
     def _forward(self, body: bytes) -> bytes:
+        request = json.loads(body)
+        with self._lock:
+            self.forwarded[request.get("method", "") if isinstance(request, dict) else "batch"] += 1
         forward = urllib.request.Request(self.upstream, data=body, headers={"content-type": "application/json"})
         with urllib.request.urlopen(forward, timeout=30) as response:
             return bytes(response.read())

@@ -13,7 +13,7 @@ from web3.contract import Contract
 from creditshare.chain.artifacts import LEDGER, event_topic
 from creditshare.chain.governance import MemberStatus, Role
 from creditshare.chain.logs import LogWindow, address_topic, head_block
-from creditshare.chain.rpc import Receipt, translate_errors
+from creditshare.chain.rpc import Receipt, rpc, translate_errors
 from creditshare.chain.transactor import Transactor
 from creditshare.core.exceptions import ChainError
 
@@ -146,8 +146,26 @@ class LedgerClient:
                     raise BatchConflict(
                         f"sequence {seq} was taken by batch {entry['transactionHash']} with another digest"
                     )
-                return tx.receipt(entry["transactionHash"])
+                return _landed(tx, entry)
         return None
+
+
+def _landed(tx: Transactor, entry: dict[str, Any]) -> Receipt:
+    """The receipt of the transaction that wrote `entry` (a BatchRecorded log). A node's receipt for that hash
+    should hold the log; when it does not (Ganache mines the same bytes a second time, as a failing transaction
+    under the same hash, when they are re-sent while still pending), the batch's logs are taken from the block
+    itself instead — the logs are what was recorded."""
+    receipt = tx.receipt(entry["transactionHash"])
+    block = int(entry["blockNumber"], 16)
+    if receipt is not None and receipt.status == 1 and receipt.block_number == block:
+        return receipt
+    logs = rpc(tx.w3, "eth_getLogs", [{"address": entry["address"], "blockHash": entry["blockHash"]}])
+    mine = [log for log in logs if log["transactionHash"].lower() == entry["transactionHash"].lower()]
+    gas = receipt.gas_used if receipt is not None else 0
+    return Receipt.from_rpc(
+        {"transactionHash": entry["transactionHash"], "status": "0x1", "blockNumber": hex(block),
+         "gasUsed": hex(gas), "logs": mine}
+    )  # fmt: skip
 
 
 def batch_digest(record_hashes: list[bytes]) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,86 +19,37 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.providers.base import BaseProvider
 from web3.providers.rpc import HTTPProvider
-from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration
 from web3.types import RPCEndpoint
 
 from creditshare.chain.artifacts import Artifact, decode_error
+from creditshare.chain.nodes import BROKEN_RESPONSE, NodeSet, RpcObserver, retry_config
 from creditshare.core.exceptions import ChainError, ChainUnavailable, TransactionFailed
 
-#: Reads web3 may retry on a transport error. Not `eth_sendRawTransaction`: a send that timed out has often
-#: reached the node, and a blind re-send then fails with "nonce too low"; `Transactor` decides about re-sends.
-_RETRY_METHODS = tuple(m for m in REQUEST_RETRY_ALLOWLIST if m != "eth_sendRawTransaction")
 
-#: A response cut short (the connection closed mid-body) or not JSON at all: the node, or what stands between,
-#: failed in transport — as unreachable as a refused connection, and as safe to retry for a read.
-_BROKEN_RESPONSE = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
-
-#: Hears every JSON-RPC request: its method, seconds taken and outcome (`RpcOutcome.of`).
-RpcObserver = Callable[[str, float, str], None]
-
-
-class RpcOutcome:
-    """How one JSON-RPC request ended, as a short label for metrics."""
-
-    OK = "ok"
-    RPC_ERROR = "rpc_error"  # the node answered with a JSON-RPC error
-
-    @staticmethod
-    def of(exc: BaseException) -> str:
-        """The label of a transport failure: timeout, reset (connection refused or reset), cut (a response cut
-        short or not JSON), http_<status>, or other."""
-        if isinstance(exc, requests.Timeout):
-            return "timeout"
-        if isinstance(exc, (*_BROKEN_RESPONSE, json.JSONDecodeError)):
-            return "cut"
-        if isinstance(exc, requests.HTTPError):
-            return f"http_{exc.response.status_code}" if exc.response is not None else "http"
-        if isinstance(exc, (requests.ConnectionError, ConnectionError)):
-            return "reset"
-        return "other"
-
-
-class _ObservedHTTPProvider(HTTPProvider):
-    """web3's HTTP provider, telling an observer how each request went (every call, web3's and raw `rpc()`
-    alike, passes through `make_request`)."""
-
-    def __init__(self, *args: Any, observe: RpcObserver, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._observe = observe
-
-    def make_request(self, method: RPCEndpoint, params: Any) -> Any:
-        started = time.perf_counter()
-        outcome = RpcOutcome.OK
-        try:
-            response = super().make_request(method, params)
-            if isinstance(response, dict) and "error" in response:
-                outcome = RpcOutcome.RPC_ERROR
-            return response
-        except Exception as exc:
-            outcome = RpcOutcome.of(exc)
-            raise
-        finally:
-            self._observe(str(method), time.perf_counter() - started, outcome)
-
-
-def make_web3(rpc_url: str, *, timeout: float = 30.0, poa: bool = True, observe: RpcObserver | None = None) -> Web3:
+def make_web3(
+    rpc_url: str | Sequence[str],
+    *,
+    timeout: float = 30.0,
+    poa: bool = True,
+    observe: RpcObserver | None = None,
+    on_switch: Callable[[int, int], None] | None = None,
+) -> Web3:
     """A Web3 for `rpc_url` without touching the node (it may be down; callers find out on first use).
 
+    Several URLs (nodes of the same chain, the own node first) fail over in order (`chain.nodes.NodeSet`).
     With `poa` (the default: callers without a node profile) the POA extra-data middleware is injected at layer
     0: QBFT/IBFT/Clique chains (Besu) need it, and it is harmless on Ganache and anvil. `observe` hears how each
-    request went (the gateway's /metrics).
+    request went (the gateway's /metrics), `on_switch` each change of node.
     """
-    retry = ExceptionRetryConfiguration(
-        errors=(requests.ConnectionError, requests.HTTPError, requests.Timeout, *_BROKEN_RESPONSE),
-        method_allowlist=_RETRY_METHODS,
-    )
-    options: dict[str, Any] = {"request_kwargs": {"timeout": timeout}, "exception_retry_configuration": retry}
-    provider = (
-        HTTPProvider(rpc_url, **options)
-        if observe is None
-        else _ObservedHTTPProvider(rpc_url, observe=observe, **options)
-    )
+    urls = [rpc_url] if isinstance(rpc_url, str) else list(rpc_url)
+    if len(urls) == 1 and observe is None:
+        provider: BaseProvider = HTTPProvider(
+            urls[0], request_kwargs={"timeout": timeout}, exception_retry_configuration=retry_config()
+        )
+    else:
+        provider = NodeSet(urls, timeout=timeout, observe=observe, on_switch=on_switch)
     w3 = Web3(provider)
     if poa:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
@@ -134,7 +85,7 @@ def translate_errors() -> Iterator[None]:
         # (A Response is falsy for 4xx/5xx: test it against None.)
         status = exc.response.status_code if exc.response is not None else "?"
         raise ChainUnavailable(f"chain node answered HTTP {status}") from exc
-    except (*_BROKEN_RESPONSE, json.JSONDecodeError) as exc:
+    except (*BROKEN_RESPONSE, json.JSONDecodeError) as exc:
         raise ChainUnavailable(f"chain node's answer was cut short or is not JSON ({type(exc).__name__})") from exc
     except Web3RPCError as exc:
         raise ChainError(str(exc)) from exc

@@ -29,6 +29,11 @@ class Settings(BaseModel):
     environment: Literal["development", "production"] = Field("development", description="development | production")
     home: Path = Field(Path(".creditshare"), description="Folder for the local chain, deployment file and data")
     rpc_url: str = Field("http://127.0.0.1:8545", description="JSON-RPC endpoint of the chain node")
+    rpc_fallback_urls: str = Field(
+        "",
+        description="Other nodes of the chain the consortium allows, comma-separated: asked in order when the "
+        "node at rpc_url fails",
+    )
     chain_port: int = Field(8545, description="Port of the local dev chain started by `creditshare chain up`")
     chain_engine: Literal["ganache", "anvil"] = Field(
         "ganache", description="Program of the local dev chain (`chain up`, `demo`): ganache | anvil"
@@ -161,6 +166,11 @@ class Settings(BaseModel):
             "block_time": self.block_time,
         }
         return dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def rpc_urls(self) -> list[str]:
+        """The chain nodes to use, in order of preference: `rpc_url`, then the fallbacks."""
+        return [self.rpc_url, *(url.strip() for url in self.rpc_fallback_urls.split(",") if url.strip())]
 
     @property
     def stall_seconds(self) -> float:

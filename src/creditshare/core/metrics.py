@@ -51,6 +51,14 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.rpc_node = Gauge(
+            "creditshare_rpc_node",
+            "Which chain node the gateway uses: 0 its own (CREDITSHARE_RPC_URL), n the n-th fallback",
+            registry=r,
+        )
+        self.rpc_failovers = Counter(
+            "creditshare_rpc_failovers", "Changes of the chain node in use (to a fallback or back)", registry=r
+        )
         self.chain_head_age = Gauge(
             "creditshare_chain_head_age_seconds",
             "Seconds since the index follower last saw the chain's head move",
@@ -129,3 +137,8 @@ class Metrics:
         """Count one JSON-RPC request to the node and its time (`chain.rpc.RpcObserver`)."""
         self.rpc_requests.labels(method, outcome).inc()
         self.rpc_seconds.observe(seconds)
+
+    def observe_failover(self, previous: int, now: int) -> None:
+        """Count a change of chain node and show which one is in use (`chain.nodes.NodeSet`)."""
+        self.rpc_failovers.inc()
+        self.rpc_node.set(now)

@@ -34,7 +34,7 @@ class HolderNode:
         self.settings = settings
         self.deployment = Deployment.load(settings.deployment_path)
         node = settings.node_profile
-        self.w3 = make_web3(settings.rpc_url, poa=node.poa_headers)
+        self.w3 = make_web3(settings.rpc_urls, poa=node.poa_headers)
         registry = contract_at(self.w3, load_artifact(REGISTRY), self.deployment.registry)
         self.engine = make_engine(settings.database)
         self.sessions = session_factory(self.engine)

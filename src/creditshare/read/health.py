@@ -33,6 +33,8 @@ class Progress:
     #: What the node last refused for now (a full pool, too many pending from our signer), or None: the
     #: submitter waits and re-offers, so the gateway stays ready.
     node_busy: str | None = None
+    #: Which of several configured nodes is in use (None: only one configured).
+    node_in_use: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,5 +87,7 @@ def readiness(
         ready = False
     if progress.node_busy is not None:
         checks["node_busy"] = progress.node_busy
+    if progress.node_in_use is not None:
+        checks["chain_node"] = progress.node_in_use
     checks.update({name: error for name, error in progress.errors.items() if error})
     return Readiness(ready, checks)

@@ -237,6 +237,28 @@ class BatchStore:
             batch.confirmed_at = now
             return [aware(accepted_at) for _, accepted_at in rows]
 
+    def reopen_lost(self, chain_seq: int) -> list[int]:
+        """Batches confirmed here whose sequence the chain no longer has (it is at `chain_seq`: the node lost blocks
+        it had shown, or is a node that is behind) go back to signed, their items to submitted; returns their
+        seqs. Recovery then sends the very same signed bytes again."""
+        with self._write() as session:
+            lost = list(
+                session.scalars(
+                    select(Batch).where(
+                        Batch.lender == self.lender, Batch.status == BatchStatus.CONFIRMED, Batch.seq >= chain_seq
+                    )
+                )
+            )
+            for batch in lost:
+                batch.status = BatchStatus.SIGNED
+                batch.block_number = batch.confirmed_at = None
+                session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.batch_id == batch.id)
+                    .values(status=ItemStatus.SUBMITTED, block_number=None, log_index=None, confirmed_at=None)
+                )
+            return sorted(batch.seq for batch in lost)
+
     def close_failed(self, batch_id: int, code: str, message: str) -> None:
         """The batch reverted for good: it and its items are failed with `code`."""
         with self._write() as session:

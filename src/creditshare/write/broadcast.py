@@ -8,6 +8,7 @@ pool keeps about 4; or the pool is full) means: offer the same bytes again short
 
 from __future__ import annotations
 
+import re
 import time
 
 from hexbytes import HexBytes
@@ -21,6 +22,16 @@ from creditshare.core.metrics import Metrics
 BUSY_MESSAGES = ("too distant from current sender nonce", "txpool is full", "transaction pool is full", "tx_pool_full")
 ALREADY_KNOWN = ("already known", "known transaction", "already imported")
 NONCE_USED = ("nonce too low", "nonce is too low")
+#: Ganache's way of saying the nonce is used: "account has nonce of: 15 tx has nonce of: 14".
+_GANACHE_NONCE = re.compile(r"account has nonce of: (\d+) tx has nonce of: (\d+)")
+
+
+def nonce_used(text: str) -> bool:
+    """Whether a node's refusal says the transaction's nonce is already used (by it, or by another)."""
+    if any(used in text for used in NONCE_USED):
+        return True
+    ganache = _GANACHE_NONCE.search(text)
+    return ganache is not None and int(ganache.group(2)) < int(ganache.group(1))
 
 
 class Broadcaster:
@@ -46,7 +57,7 @@ class Broadcaster:
                 raise
             except ChainError as exc:
                 text = str(exc).lower()
-                if any(known in text for known in ALREADY_KNOWN + NONCE_USED):
+                if any(known in text for known in ALREADY_KNOWN) or nonce_used(text):
                     return
                 if not any(busy in text for busy in BUSY_MESSAGES) or time.monotonic() > deadline:
                     raise

@@ -4,8 +4,10 @@ Exactly-once rests on three facts. (1) Each batch carries the lender's next on-c
 ledger accepts it at most once. (2) The signed transaction and its hash are stored, with the items' batch
 assignment, *before* it is sent; after any crash the same bytes are resent, which a node accepts at most once
 (same hash). (3) On restart, `recover()` settles every stored batch from the chain: mined → confirm from its
-receipt; sequence already used → find the landed copy by its BatchRecorded log; otherwise → resend.
-Only one submitter per lender key runs at a time: it holds a lease in the database.
+receipt; sequence already used → find the landed copy by its BatchRecorded log; otherwise → resend. A batch
+confirmed here whose sequence the chain no longer has (a node restarted behind, or a lagging fallback) is
+reopened and its same bytes are sent again. Only one submitter per lender key runs at a time: it holds a lease
+in the database.
 """
 
 from __future__ import annotations
@@ -217,6 +219,10 @@ class Submitter:
         """Settle every signed-but-unconfirmed batch against the chain, then resume from the chain's sequence."""
         chain_seq = self._ledger.next_sequence()
         self._tx.resync_nonce()
+        lost = self._store.reopen_lost(chain_seq)
+        if lost:
+            log.error("submitter: the chain no longer holds confirmed batches %s; sending the same bytes again", lost)
+            self._metrics.chain_errors.labels("lost_batches").inc(len(lost))
         for batch in self._store.open_batches():
             receipt = self._tx.receipt(batch.tx_hash)
             if receipt is None and batch.seq < chain_seq:
