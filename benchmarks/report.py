@@ -257,12 +257,13 @@ def generate(
     key_of: Callable[[str], bytes],
     seed: int,
     id_offset: int = 0,
+    id_numbers: Callable[[int, random.Random, int], list[str]] = resident_ids,
 ) -> Dataset:
     """Exactly `events` CreditEventRecorded items (`corrections` of them corrections' replacement events) over
     exactly `subjects` borrowers, plus `inquiries` inquiries and `disputes` disputes (about 60 % resolved)."""
     rng = random.Random(seed)
     first, last = day_number(FIRST_DAY), day_number(AS_OF)
-    ids = resident_ids(subjects, rng, id_offset)
+    ids = id_numbers(subjects, rng, id_offset)
     keys = [key_of(i) for i in ids]
     feeds: dict[int, list[list[Feed]]] = defaultdict(lambda: [[] for _ in range(lenders)])
     lender_ids = list(range(lenders))
