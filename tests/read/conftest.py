@@ -27,8 +27,8 @@ from creditshare.core.db.tables import (
     IndexState,
 )
 from creditshare.devtools.devchain import DevChain
+from creditshare.devtools.rpc_proxy import RpcProxy
 from creditshare.read.follower import Follower
-from tests.support.rpc_proxy import RpcProxy
 
 #: The logs the index keeps, by event name, and the table each lands in.
 INDEXED_EVENTS: dict[str, type[Base]] = {

@@ -24,6 +24,7 @@ from creditshare.chain.rpc import connect
 from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import Lock
 from creditshare.devtools.devchain import ENGINES, DevChain, dev_accounts, engine_named, free_port
+from creditshare.devtools.rpc_proxy import RpcProxy
 from tests.support import Consortium
 from tests.support.engines import on_every_engine
 from tests.support.exactly_once import (
@@ -42,7 +43,6 @@ from tests.support.exactly_once import (
     wait_mid_stream,
 )
 from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
-from tests.support.rpc_proxy import RpcProxy
 
 #: Accounts of the shared dev chain that no other test touches: a governor (threshold 1), two lenders and the
 #: deployer. Other packages cache transactors (nonces) for accounts 0-4 and 11-13, so these tests stay off them.

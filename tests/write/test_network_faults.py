@@ -28,6 +28,7 @@ from creditshare.chain.rpc import connect
 from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import IndexEvent
 from creditshare.devtools.devchain import Anvil, DevChain, free_port
+from creditshare.devtools.rpc_proxy import BesuLimits, RpcProxy
 from tests.support import Consortium
 from tests.support.exactly_once import (
     assert_exactly_once,
@@ -39,7 +40,6 @@ from tests.support.exactly_once import (
     wait_all_confirmed,
 )
 from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
-from tests.support.rpc_proxy import BesuLimits, RpcProxy
 
 pytestmark = pytest.mark.slow
 

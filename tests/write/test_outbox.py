@@ -150,9 +150,10 @@ def test_reseal_legacy_rows_checks_them_and_refuses_forged_ones(
     outcomes = outbox.submit_events([honest, forged, edited])
     audit = AuditLog(factory)
     entry = audit.append(AuditRequest("t", "report", "loan_application", "aa" * 32, "bb" * 32))
-    inquiry = outbox.submit_inquiry(
-        bytes.fromhex("bb" * 32), 1, bytes.fromhex("aa" * 32), bytes.fromhex(entry.entry_hash)
-    )
+    with transaction(factory) as session:
+        inquiry = outbox.queue_inquiry(
+            session, bytes.fromhex("bb" * 32), 1, bytes.fromhex("aa" * 32), bytes.fromhex(entry.entry_hash)
+        )
     seal = RowSeal(cipher, LENDER)
     with transaction(factory) as session:  # as the old code stored them: version 1
         for item in session.scalars(select(OutboxItem)):

@@ -24,10 +24,10 @@ from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.lease import Lease, LeaseLost
 from creditshare.core.db.tables import Batch, Lock
 from creditshare.devtools.devchain import DevChain, dev_accounts, free_port
+from creditshare.devtools.rpc_proxy import RpcProxy
 from creditshare.write.batches import BatchStore
 from tests.support import Consortium, credit_item
 from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
-from tests.support.rpc_proxy import RpcProxy
 from tests.write.test_faults import (
     assert_exactly_once,
     grep_log,

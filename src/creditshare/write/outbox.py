@@ -268,11 +268,6 @@ class Outbox:
             pending = [row for row in pending if row.values["record_id"] not in ids]
         return outcomes
 
-    def submit_inquiry(self, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes) -> int:
-        """Queue an on-chain inquiry record in a transaction of its own; returns its event id."""
-        with transaction(self._factory) as session:
-            return self.queue_inquiry(session, subject_key, purpose, consent_hash, inquiry_hash)
-
     def queue_inquiry(
         self, session: Session, subject_key: bytes, purpose: int, consent_hash: bytes, inquiry_hash: bytes
     ) -> int:

@@ -1,5 +1,5 @@
-"""A JSON-RPC proxy in front of a real node, driven per test to inject faults (never a mock: every call that is
-not faulted reaches the node and its answer comes back unchanged).
+"""A JSON-RPC proxy in front of a real node that injects faults, driven by tests and benchmarks (never a mock: every
+call that is not faulted reaches the node and its answer comes back unchanged).
 
 Faults, each switched on and off by a test while traffic flows:
 
