@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from bench_keys import start_holders
 from creditshare.chain import governance
 from creditshare.chain.deploy import Deployment, deploy_consortium
 from creditshare.chain.governance import Action, Role
@@ -55,6 +56,7 @@ from creditshare.devtools.devchain import Anvil, DevChain, dev_accounts
 from creditshare.devtools.localnet import DEV_CONSORTIUM_SECRET_HEX, GatewayEnv, GatewayProcess
 from creditshare.devtools.rpc_proxy import BesuLimits, RpcProxy
 from creditshare.devtools.samples import loan_opened_records
+from creditshare.domain.identity import HmacKeys
 from creditshare.domain.records import CreditEventIn, normalise_event
 
 TARGET_EPS = 1_000
@@ -82,11 +84,12 @@ def measure_naive(w3: Any, deployment: Deployment, lender: Any, records: list[di
         lender.address,
     )
     tx = Transactor(w3, lender)
-    secret = ConsortiumSecret(1, bytes.fromhex(DEV_CONSORTIUM_SECRET_HEX))
+    # Keys computed locally (v1): the naive path measures transactions, not where keys come from.
+    keys = HmacKeys(ConsortiumSecret(1, bytes.fromhex(DEV_CONSORTIUM_SECRET_HEX)))
     seq = ledger.next_sequence()
     start = time.perf_counter()
     for raw in records:
-        event = normalise_event(CreditEventIn.model_validate(raw), lender=lender.address, secret=secret)
+        event = normalise_event(CreditEventIn.model_validate(raw), lender=lender.address, keys=keys)
         item = Item(event.subject_key, event.loan_key, event.record_hash, event.data_word.to_bytes(32, "big"))
         data = ledger.record_batch_data(seq, [item])
         signed = tx.sign_data(deployment.ledger, data, batch_gas(data, 1))
@@ -221,6 +224,8 @@ def main() -> None:
         registry = contract_at(w3, load_artifact(REGISTRY), deployment.registry)
         for i, name in ((3, "Bench Lender"), (4, "Naive Lender")):
             governance.propose(registry, governor, Action.ADMIT, accounts[i].address, Role.LENDER, name=name)
+
+        start_holders(Path(tmp), w3, chain.rpc_url, deployment, governor, accounts[5:8])  # subject keys v2
 
         log(f"naive path: {args.naive} events, one transaction each ...")
         naive_eps = measure_naive(w3, deployment, accounts[4], naive_records)
