@@ -91,7 +91,7 @@ def sync(
         checkpoints = threading.Thread(target=checkpoint_loop, args=(engine, stop), name="checkpoint", daemon=True)
         checkpoints.start()
         with contextlib.suppress(KeyboardInterrupt):
-            follower.run(stop)
+            follower.run(stop, settings.poll_interval)
         stop.set()
         checkpoints.join(timeout=5)
     engine.dispose()
