@@ -65,7 +65,7 @@ class Gateway:
         self.metrics = Metrics()
         own_key = record_key(settings)
         cipher = RecordCipher(own_key)
-        node = settings.node_profile
+        self.node = node = settings.node_profile
         self.w3 = make_web3(
             settings.rpc_urls,
             poa=node.poa_headers,
@@ -93,7 +93,7 @@ class Gateway:
         self.seal = RowSeal(cipher, self.lender)
         ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
         # One nonce sequence for batches and disputes.
-        transactor = Transactor(self.w3, account, gas_price=0 if node.gas_price == "zero" else None)
+        transactor = Transactor(self.w3, account, gas_price=node.fixed_gas_price)
         self.submitter = Submitter(
             self.factory,
             transactor,
@@ -237,7 +237,7 @@ class Gateway:
         if waiting > limit:
             return f"a sent batch has waited {waiting:.0f}s for its receipt"
         head_age = self.follower.head_age() if self.settings.index else None
-        if self.settings.node_profile.block_time > 0 and head_age is not None and head_age > limit:
+        if self.node.block_time > 0 and head_age is not None and head_age > limit:
             return f"the chain's head has not moved for {head_age:.0f}s"
         return None
 

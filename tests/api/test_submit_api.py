@@ -25,6 +25,7 @@ from tests.api.conftest import NON_MEMBER, SUSPENDED, LiveGateway, RecordFactory
 from tests.support import Consortium
 from tests.support.gateways import wait_until
 from tests.support.holders import keys_for
+from tests.support.prometheus import metric
 
 MB = 1024 * 1024
 
@@ -506,13 +507,6 @@ def test_readyz_503_and_new_records_wait_while_lender_suspended_then_land(
         assert api.get(f"/v1/events/{before}").json()["status"] == "confirmed"
 
 
-def _metric(text: str, name: str) -> float:
-    """Sum of the samples of `name` (all label sets)."""
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith((name + " ", name + "{"))]
-    assert values, f"{name} missing from /metrics"
-    return sum(values)
-
-
 def test_metrics_expose_records_outbox_batches_gas_and_latency(
     gateway: LiveGateway, api: httpx.Client, new_record: RecordFactory
 ) -> None:
@@ -525,12 +519,12 @@ def test_metrics_expose_records_outbox_batches_gas_and_latency(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert _metric(text, "creditshare_records_total") >= 1
+    assert metric(text, "creditshare_records_total", required=True) >= 1
     assert 'creditshare_records_total{outcome="accepted"}' in text
-    assert _metric(text, "creditshare_outbox_depth") >= 0
-    assert _metric(text, 'creditshare_batches_total{result="confirmed"}') >= 1
-    assert _metric(text, "creditshare_gas_used_total") > 0
-    assert _metric(text, "creditshare_accept_to_confirm_seconds_count") >= 1
+    assert metric(text, "creditshare_outbox_depth", required=True) >= 0
+    assert metric(text, "creditshare_batches_total", required=True, result="confirmed") >= 1
+    assert metric(text, "creditshare_gas_used_total", required=True) > 0
+    assert metric(text, "creditshare_accept_to_confirm_seconds_count", required=True) >= 1
     assert "creditshare_accept_to_confirm_seconds_bucket" in text
 
 

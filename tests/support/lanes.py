@@ -4,7 +4,6 @@ in the gateway's index, and what /metrics and /readyz show."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +32,6 @@ from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
 GOVERNOR, LENDER, DEPLOYER = 14, 15, 17
 #: Seconds after which a batch without a receipt makes /readyz report the node stalled (production: 30 s+).
 STALL_SECONDS = 2.0
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples of `name` in a Prometheus exposition whose labels include `labels`."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
-        if match is None:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
 
 
 @dataclass

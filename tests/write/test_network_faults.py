@@ -24,7 +24,8 @@ from tests.support.exactly_once import (
     post_accepted,
 )
 from tests.support.gateways import GatewayProcess, wait_until
-from tests.support.lanes import LaneFactory, metric
+from tests.support.lanes import LaneFactory
+from tests.support.prometheus import metric
 
 pytestmark = pytest.mark.slow
 

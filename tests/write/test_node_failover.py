@@ -17,7 +17,8 @@ from creditshare.devtools.devchain import Anvil, DevChain, free_port
 from creditshare.devtools.rpc_proxy import RpcProxy
 from tests.support.exactly_once import make_records, post_accepted, wait_all_confirmed
 from tests.support.gateways import GatewayProcess, wait_until
-from tests.support.lanes import LaneFactory, metric
+from tests.support.lanes import LaneFactory
+from tests.support.prometheus import metric
 
 pytestmark = pytest.mark.slow
 

@@ -20,16 +20,11 @@ from creditshare.core.db import make_engine, session_factory
 from creditshare.core.db.tables import OutboxItem
 from creditshare.devtools.devchain import DevChain
 from tests.support import Consortium
-from tests.support.gateways import GatewayEnv, GatewayProcess
-from tests.write.test_faults import (
-    LENDER_A,
-    LENDER_B,
+from tests.support.exactly_once import (
     Record,
     assert_exactly_once,
     assert_no_internal_errors,
     headers,
-    isolated_consortium,
-    launch,
     make_records,
     post_accepted,
     post_in_threads,
@@ -38,6 +33,8 @@ from tests.write.test_faults import (
     wait_all_confirmed,
     wait_mid_stream,
 )
+from tests.support.gateways import GatewayEnv, GatewayProcess
+from tests.write.test_faults import LENDER_A, LENDER_B, isolated_consortium, launch
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ setting overrides any one of them (`Settings.node_profile`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 GasPriceMode = Literal["node", "zero"]
@@ -35,6 +35,11 @@ class NodeProfile:
     block_time: float
 
     @property
+    def fixed_gas_price(self) -> int | None:
+        """The gas price to sign at: 0 on a free-gas network, None to ask the node."""
+        return 0 if self.gas_price == "zero" else None
+
+    @property
     def stall_seconds(self) -> float:
         """How long the head may stand still before the node counts as stalled: ten block times, at least 30 s."""
         return max(30.0, 10 * self.block_time)
@@ -46,25 +51,19 @@ class NodeProfile:
 
 
 #: Ganache and anvil cap no log range; 1,000 blocks keeps each of the index follower's transactions small.
+_AUTOMINING = NodeProfile(
+    "ganache",
+    max_logs_range=1_000,
+    max_logs_results=None,
+    in_flight_per_sender=4,
+    gas_price="node",
+    poa_headers=False,
+    block_time=0.0,
+)
+
 PROFILES: dict[str, NodeProfile] = {
-    "ganache": NodeProfile(
-        "ganache",
-        max_logs_range=1_000,
-        max_logs_results=None,
-        in_flight_per_sender=4,
-        gas_price="node",
-        poa_headers=False,
-        block_time=0.0,
-    ),
-    "anvil": NodeProfile(
-        "anvil",
-        max_logs_range=1_000,
-        max_logs_results=None,
-        in_flight_per_sender=4,
-        gas_price="node",
-        poa_headers=False,
-        block_time=0.0,
-    ),
+    "ganache": _AUTOMINING,
+    "anvil": replace(_AUTOMINING, name="anvil"),
     # Besu QBFT as docs/besu.md runs it: --rpc-max-logs-range=1000 (the default is 5,000 since 23.1.2; 1,000
     # before), the sequenced pool (--profile=ENTERPRISE: ~4 pending per sender), --min-gas-price=0, 2 s blocks.
     # 10,000 logs per answer is what public providers cap at; Besu itself answers in full or with an error.

@@ -48,7 +48,7 @@ class HolderNode:
         self._signer = Transactor(
             self.w3,
             load_signer(settings, " (the holder's anchoring key)"),
-            gas_price=0 if node.gas_price == "zero" else None,
+            gas_price=node.fixed_gas_price,
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
