@@ -23,17 +23,24 @@ import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
  *   Staleness is checked on every approval, including the one that executes, so every executed action had
  *   `threshold` approvals given after the last change relevant to it. This costs one comparison per counter per
  *   vote and needs no loop over open proposals.
- * - `Removed` is final; `Suspended` can be reinstated. Ledger writes check `isActive` on every call, so a
- *   suspension takes effect from the next block.
+ * - `Removed` is final; `Suspended` can be reinstated. Ledger writes check `recorderOf` on every call, so a
+ *   suspension takes effect from the next block, for the lender's delegate signers too.
+ * - A lender enlists its own delegate signers ({addSigner}) without governance: a signer only ever records for the
+ *   lender that enlisted it, must consent by signature, is never a member, and lanes are bounded. One lookup
+ *   ({recorderOf}) answers the ledger's question "for whom does this caller record, in which lane".
  */
 contract ConsortiumRegistry is IConsortiumRegistry {
     uint256 private constant _MAX_NAME_LENGTH = 64;
     uint256 private constant _MAX_LIFETIME = 365 days;
+    /// @notice Most delegate-signer lanes per lender (lanes 1 ..= MAX_LANES; lane 0 is the lender itself).
+    uint8 public constant MAX_LANES = 16;
 
     mapping(address account => Member) private _members;
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
     mapping(address account => uint64 version) private _memberVersions;
+    mapping(address account => Signer) private _signers;
+    mapping(address lender => mapping(uint8 lane => address signer)) private _laneSigners;
 
     uint256 private _proposalCount;
     uint64 private immutable _proposalLifetime;
@@ -104,7 +111,54 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _approve(proposalId, p);
     }
 
+    // ------------------------------------------------------------------ delegate signers
+
+    /// @inheritdoc IConsortiumRegistry
+    function addSigner(address signer, uint8 lane, bytes calldata proof) external {
+        _checkSignerAvailable(msg.sender, signer, lane);
+        _checkSignerProof(msg.sender, signer, lane, proof);
+        _signers[signer] = Signer({lender: msg.sender, lane: lane, active: true});
+        _laneSigners[msg.sender][lane] = signer;
+        emit SignerAdded(msg.sender, signer, lane);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeSigner(address signer) external {
+        Signer storage s = _signers[signer];
+        address lender = s.lender;
+        if (!s.active || (msg.sender != lender && !_isActive(msg.sender, Role.Governor))) {
+            revert RegistryCannotRemoveSigner(msg.sender, signer);
+        }
+        uint8 lane = s.lane;
+        s.active = false;
+        delete _laneSigners[lender][lane];
+        emit SignerRemoved(lender, signer, lane, msg.sender);
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IConsortiumRegistry
+    function signerOf(address account) external view returns (Signer memory) {
+        return _signers[account];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function laneSigner(address lender, uint8 lane) external view returns (address) {
+        return _laneSigners[lender][lane];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function recorderOf(address account) external view returns (address lender, uint8 lane) {
+        if (_isActive(account, Role.Lender)) return (account, 0);
+        Signer memory s = _signers[account];
+        if (s.active && _isActive(s.lender, Role.Lender)) return (s.lender, s.lane);
+        return (address(0), 0);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function signerConsentDigest(address lender, address signer, uint8 lane) public view returns (bytes32) {
+        return keccak256(abi.encode("creditshare.signer.v1", block.chainid, address(this), lender, signer, lane));
+    }
 
     /// @inheritdoc IConsortiumRegistry
     function member(address account) external view returns (Member memory) {
@@ -113,8 +167,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     /// @inheritdoc IConsortiumRegistry
     function isActive(address account, Role role) external view returns (bool) {
-        Member storage m = _members[account];
-        return m.status == MemberStatus.Active && m.role == role;
+        return _isActive(account, role);
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -169,10 +222,43 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Whether `account` is an active member with `role`.
+    function _isActive(address account, Role role) internal view returns (bool) {
+        Member storage m = _members[account];
+        return m.status == MemberStatus.Active && m.role == role;
+    }
+
+    /// @dev Reverts unless `lender` is an active lender, `signer` was never a member nor a signer, and `lane` is
+    /// free.
+    function _checkSignerAvailable(address lender, address signer, uint8 lane) internal view {
+        if (!_isActive(lender, Role.Lender)) revert RegistryNotActiveLender(lender);
+        if (signer == address(0) || _memberVersions[signer] != 0 || _signers[signer].lender != address(0)) {
+            revert RegistrySignerUnavailable(signer);
+        }
+        if (lane == 0 || lane > MAX_LANES) revert RegistryInvalidLane(lane);
+        address current = _laneSigners[lender][lane];
+        if (current != address(0)) revert RegistryLaneTaken(lender, lane, current);
+    }
+
+    /// @dev Reverts with {RegistryInvalidSignerProof} unless `proof` is `signer`'s EIP-191 signature over
+    /// {signerConsentDigest}, with a low `s` (no malleable twin).
+    function _checkSignerProof(address lender, address signer, uint8 lane, bytes calldata proof) internal view {
+        if (proof.length != 65) revert RegistryInvalidSignerProof(signer);
+        bytes32 digest = keccak256(
+            abi.encodePacked("\x19Ethereum Signed Message:\n32", signerConsentDigest(lender, signer, lane))
+        );
+        bytes32 r = bytes32(proof[0:32]);
+        bytes32 s = bytes32(proof[32:64]);
+        uint8 v = uint8(proof[64]);
+        if (uint256(s) > 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0) {
+            revert RegistryInvalidSignerProof(signer);
+        }
+        if (ecrecover(digest, v, r, s) != signer) revert RegistryInvalidSignerProof(signer);
+    }
+
     /// @dev Reverts with {RegistryNotGovernor} unless `account` is an active governor.
     function _checkGovernor(address account) internal view {
-        Member storage m = _members[account];
-        if (m.status != MemberStatus.Active || m.role != Role.Governor) revert RegistryNotGovernor(account);
+        if (!_isActive(account, Role.Governor)) revert RegistryNotGovernor(account);
     }
 
     /// @dev Reverts with {RegistryProposalStale}, {RegistryProposalStalePause} or {RegistryProposalStaleTarget}
@@ -221,6 +307,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
             if (target == address(0)) revert RegistryZeroAddress();
             MemberStatus status = _members[target].status;
             if (status != MemberStatus.None) revert RegistryMemberExists(target, status);
+            if (_signers[target].lender != address(0)) revert RegistryAccountIsSigner(target);
             _checkRole(role);
             _checkName(name);
         } else if (action == Action.ChangeRole) {
@@ -284,6 +371,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (account == address(0)) revert RegistryZeroAddress();
         Member storage m = _members[account];
         if (m.status != MemberStatus.None) revert RegistryMemberExists(account, m.status);
+        if (_signers[account].lender != address(0)) revert RegistryAccountIsSigner(account);
         _checkRole(role);
         _checkName(name);
         m.role = role;

@@ -11,9 +11,12 @@ import {ICreditLedger} from "./interfaces/ICreditLedger.sol";
  * - The ledger is a log, not a database: every item is an event whose indexed fields (subject key, lender,
  *   record hash) let any member rebuild the whole state from `eth_getLogs`. Nothing is stored per item, so
  *   recording costs close to the EVM floor (calldata + LOG4).
- * - Exactly-once comes from a per-lender batch sequence: each batch names the lender's next sequence number, so
- *   the gateway can resend a batch after any failure and a copy that already landed reverts with
- *   {LedgerBatchOutOfOrder} instead of recording twice.
+ * - Exactly-once comes from per-lender batch sequences in lanes: each batch names the next sequence number of
+ *   its lane, so the gateway can resend a batch after any failure and a copy that already landed reverts with
+ *   {LedgerBatchOutOfOrder} instead of recording twice. Lane 0 is the lender's own key; lanes 1-16 belong to the
+ *   delegate signers it enlisted in the registry, one key per lane, each with its own nonces. A lane's number sits
+ *   in the top byte of its sequence numbers (`lane << 56 | n`), so (lender, seq) still names one batch everywhere
+ *   (events, digests, record references) and batches of different keys never wait on each other's order.
  * - One slot per batch keeps the digest of its record hashes. That is what lets {correctRecord} check on chain
  *   that only the recording lender corrects a record: ~22.1k gas per batch (~86 gas per item at 256 items),
  *   versus ~22.1k per item for a record-to-lender mapping.
@@ -58,7 +61,10 @@ contract CreditLedger is ICreditLedger {
 
     IConsortiumRegistry private immutable _registry;
 
-    mapping(address lender => uint64 nextSeq) private _nextSeq;
+    /// @dev Bits below a lane's number in a sequence number.
+    uint256 internal constant _LANE_SHIFT = 56;
+
+    mapping(address lender => mapping(uint8 lane => uint64 count)) private _batchCounts;
     mapping(address lender => mapping(uint64 seq => bytes32 digest)) private _batchDigests;
     mapping(address lender => mapping(bytes32 recordHash => bool open)) private _disputes;
     mapping(address opener => OpenerTally) private _openers;
@@ -68,12 +74,6 @@ contract CreditLedger is ICreditLedger {
         uint32 day;
         uint32 today;
         uint64 total;
-    }
-
-    /// @dev Reverts unless the consortium is running and the caller is an active lender.
-    modifier onlyActiveLender() {
-        _checkLender(msg.sender);
-        _;
     }
 
     /// @dev Reverts unless the consortium is running and the caller is an active lender or governor.
@@ -96,13 +96,14 @@ contract CreditLedger is ICreditLedger {
     // ------------------------------------------------------------------ writes
 
     /// @inheritdoc ICreditLedger
-    function recordBatch(uint64 seq, bytes32[] calldata items) external onlyActiveLender {
+    function recordBatch(uint64 seq, bytes32[] calldata items) external {
+        (address lender, uint8 lane) = _recorder();
         uint256 words = items.length;
         if (words == 0) revert LedgerEmptyBatch();
         if (words % 4 != 0) revert LedgerMalformedBatch(words);
         uint256 count = words / 4;
         if (count > MAX_BATCH_SIZE) revert LedgerBatchTooLarge(count, MAX_BATCH_SIZE);
-        _useSequence(msg.sender, seq);
+        _useSequence(lender, lane, seq);
         uint256 latestDay = _latestDay();
 
         // Hot loop: items are read straight from calldata (the length checks above bound every offset) and
@@ -121,7 +122,7 @@ contract CreditLedger is ICreditLedger {
                 data := calldataload(add(p, 0x60))
             }
             // Inquiries enter the digest as zero, so no RecordRef can ever point at one (nothing to correct).
-            bool isCreditEvent = _emitItem(i, subjectKey, key, recordHash, data, true, latestDay);
+            bool isCreditEvent = _emitItem(lender, i, subjectKey, key, recordHash, data, true, latestDay);
             assembly ("memory-safe") {
                 if isCreditEvent { mstore(add(add(recordHashes, 0x20), shl(5, i)), recordHash) }
             }
@@ -134,22 +135,20 @@ contract CreditLedger is ICreditLedger {
         assembly ("memory-safe") {
             digest := keccak256(add(recordHashes, 0x20), shl(5, count))
         }
-        _storeDigest(msg.sender, seq, count, digest);
+        _storeDigest(lender, seq, count, digest);
     }
 
     /// @inheritdoc ICreditLedger
-    function correctRecord(uint64 seq, RecordRef calldata original, bytes32[4] calldata item)
-        external
-        onlyActiveLender
-    {
+    function correctRecord(uint64 seq, RecordRef calldata original, bytes32[4] calldata item) external {
+        (address lender, uint8 lane) = _recorder();
         bytes32 originalHash = _resolve(original);
-        if (original.lender != msg.sender) revert LedgerNotRecordOwner(msg.sender, original.lender);
-        _useSequence(msg.sender, seq);
+        if (original.lender != lender) revert LedgerNotRecordOwner(lender, original.lender);
+        _useSequence(lender, lane, seq);
 
         bytes32 recordHash = item[2];
-        _emitItem(0, item[0], item[1], recordHash, uint256(item[3]), false, _latestDay());
-        emit CreditEventCorrected(msg.sender, originalHash, recordHash);
-        _storeDigest(msg.sender, seq, 1, keccak256(abi.encodePacked(recordHash)));
+        _emitItem(lender, 0, item[0], item[1], recordHash, uint256(item[3]), false, _latestDay());
+        emit CreditEventCorrected(lender, originalHash, recordHash);
+        _storeDigest(lender, seq, 1, keccak256(abi.encodePacked(recordHash)));
     }
 
     /// @inheritdoc ICreditLedger
@@ -178,7 +177,12 @@ contract CreditLedger is ICreditLedger {
 
     /// @inheritdoc ICreditLedger
     function nextSequence(address lender) external view returns (uint64) {
-        return _nextSeq[lender];
+        return _nextInLane(lender, 0);
+    }
+
+    /// @inheritdoc ICreditLedger
+    function nextSequenceInLane(address lender, uint8 lane) external view returns (uint64) {
+        return _nextInLane(lender, lane);
     }
 
     /// @inheritdoc ICreditLedger
@@ -205,11 +209,14 @@ contract CreditLedger is ICreditLedger {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Reverts with {LedgerPaused} or {LedgerNotActiveLender}.
-    function _checkLender(address account) internal view {
+    /// @dev The lender the caller records for (itself, or the lender whose delegate signer it is) and the caller's
+    /// lane; reverts with {LedgerPaused} or {LedgerNotActiveLender}. One registry call answers who and whether.
+    function _recorder() internal view returns (address lender, uint8 lane) {
         if (_registry.paused()) revert LedgerPaused();
-        if (!_registry.isActive(account, IConsortiumRegistry.Role.Lender)) revert LedgerNotActiveLender(account);
+        (lender, lane) = _registry.recorderOf(msg.sender);
+        if (lender == address(0)) revert LedgerNotActiveLender(msg.sender);
     }
+
 
     /// @dev Reverts with {LedgerPaused} or {LedgerNotDisputeParty} unless the caller is an active lender or an
     /// active governor.
@@ -250,11 +257,18 @@ contract CreditLedger is ICreditLedger {
         }
     }
 
-    /// @dev Checks `seq` against the lender's next sequence number and advances it.
-    function _useSequence(address lender, uint64 seq) internal {
-        uint64 expected = _nextSeq[lender];
+    /// @dev Checks `seq` against the next sequence number of the lender's `lane` and advances it. A sequence number
+    /// of another lane is simply not the expected one: {LedgerBatchOutOfOrder}.
+    function _useSequence(address lender, uint8 lane, uint64 seq) internal {
+        uint64 count = _batchCounts[lender][lane];
+        uint64 expected = uint64(uint256(lane) << _LANE_SHIFT) | count;
         if (seq != expected) revert LedgerBatchOutOfOrder(expected, seq);
-        _nextSeq[lender] = expected + 1;
+        _batchCounts[lender][lane] = count + 1;
+    }
+
+    /// @dev The next sequence number of `lender`'s `lane`.
+    function _nextInLane(address lender, uint8 lane) internal view returns (uint64) {
+        return uint64(uint256(lane) << _LANE_SHIFT) | _batchCounts[lender][lane];
     }
 
     /// @dev Stores a batch digest. Emits {BatchRecorded}.
@@ -280,9 +294,10 @@ contract CreditLedger is ICreditLedger {
         return block.timestamp / _SECONDS_PER_DAY + 1;
     }
 
-    /// @dev Validates one item and emits its event; returns true for a credit event, false for an inquiry.
+    /// @dev Validates one item and emits its event for `lender`; returns true for a credit event, false for an inquiry.
     /// Emits {CreditEventRecorded} or {InquiryRecorded}.
     function _emitItem(
+        address lender,
         uint256 index,
         bytes32 subjectKey,
         bytes32 key,
@@ -304,11 +319,11 @@ contract CreditLedger is ICreditLedger {
         }
         if (isCreditType) {
             if (!_isValidCreditEvent(itemType, data, latestDay)) _revertInvalidCreditEvent(index, data, latestDay);
-            emit CreditEventRecorded(subjectKey, msg.sender, recordHash, key, data);
+            emit CreditEventRecorded(subjectKey, lender, recordHash, key, data);
             return true;
         } else if (itemType == _INQUIRY && inquiryAllowed) {
             if (!_isValidInquiry(data)) _revertInvalidInquiry(index, data);
-            emit InquiryRecorded(subjectKey, msg.sender, recordHash, key, data);
+            emit InquiryRecorded(subjectKey, lender, recordHash, key, data);
             return false;
         }
         revert LedgerUnknownItemType(index, uint8(itemType));

@@ -49,6 +49,16 @@ interface IConsortiumRegistry {
         string name;
     }
 
+    /// @notice A delegate signer: an address that records on a lender's behalf, in one of the lender's lanes.
+    /// @param lender The lender (zero: never a signer).
+    /// @param lane Its lane, 1 ..= MAX_LANES.
+    /// @param active False once removed; a removed signer never records again and is never re-enlisted.
+    struct Signer {
+        address lender;
+        uint8 lane;
+        bool active;
+    }
+
     /// @notice A governance proposal. It is bound to the state it was created in: once the governance epoch, the
     /// pause epoch (Pause/Unpause proposals) or the target's version (member actions) has moved on, it is stale and
     /// can no longer be approved, so every executed action had `threshold` approvals given after the last change
@@ -185,6 +195,39 @@ interface IConsortiumRegistry {
     /// @param governor The governor.
     error RegistryAlreadyApproved(uint256 proposalId, address governor);
 
+    /// @notice Thrown when a caller that must be an active lender is not.
+    /// @param account The caller.
+    error RegistryNotActiveLender(address account);
+
+    /// @notice Thrown when an address cannot become a delegate signer: it is zero, was ever a member, or was ever a
+    /// signer (a signer key serves one lender lane once, so its past records can only ever mean that lender).
+    /// @param signer The address.
+    error RegistrySignerUnavailable(address signer);
+
+    /// @notice Thrown when governance would admit an address that is (or was) a delegate signer.
+    /// @param account The address.
+    error RegistryAccountIsSigner(address account);
+
+    /// @notice Thrown when a lane is outside 1 ..= MAX_LANES (lane 0 is the lender's own address).
+    /// @param lane The lane.
+    error RegistryInvalidLane(uint256 lane);
+
+    /// @notice Thrown when a lender's lane already has an active signer.
+    /// @param lender The lender.
+    /// @param lane The lane.
+    /// @param signer Its current signer.
+    error RegistryLaneTaken(address lender, uint256 lane, address signer);
+
+    /// @notice Thrown when the signer's proof of consent does not recover to the signer.
+    /// @param signer The signer the lender named.
+    error RegistryInvalidSignerProof(address signer);
+
+    /// @notice Thrown when a signer is removed by someone other than its lender or an active governor, or is not an
+    /// active signer.
+    /// @param caller The caller.
+    /// @param signer The signer.
+    error RegistryCannotRemoveSigner(address caller, address signer);
+
     // ------------------------------------------------------------------ events
 
     /// @notice Emitted when a governor creates a proposal.
@@ -253,6 +296,19 @@ interface IConsortiumRegistry {
     /// @notice Emitted when governance resumes the consortium's ledger writes.
     /// @param proposalId The executed proposal.
     event Unpaused(uint256 indexed proposalId);
+
+    /// @notice Emitted when a lender enlists a delegate signer for one of its lanes.
+    /// @param lender The lender the signer records for.
+    /// @param signer The delegate signer's address.
+    /// @param lane The lane (1 ..= MAX_LANES); the signer's batches carry sequence numbers of this lane.
+    event SignerAdded(address indexed lender, address indexed signer, uint8 lane);
+
+    /// @notice Emitted when a delegate signer is removed (by its lender or a governor); its lane is free again.
+    /// @param lender The lender it recorded for.
+    /// @param signer The signer.
+    /// @param lane Its lane.
+    /// @param by Who removed it.
+    event SignerRemoved(address indexed lender, address indexed signer, uint8 lane, address by);
 
     // ------------------------------------------------------------------ functions
 
@@ -348,4 +404,60 @@ interface IConsortiumRegistry {
     /// @notice Whether ledger writes are paused.
     /// @return True if paused.
     function paused() external view returns (bool);
+
+    /**
+     * @notice Enlists `signer` as a delegate signer in the caller's lane `lane`: its ledger writes count as the
+     * caller's, with their own sequence numbers (see {ICreditLedger-recordBatch}), so one lender can keep several
+     * keys' worth of transactions pending.
+     * @dev Safe without governance because a signer can only ever record for the lender that enlisted it, the
+     * signer must consent (a front-runner cannot take a key another lender is enlisting, nor enlist a key it does not
+     * hold), no member can be a signer nor a signer a member, and lanes are bounded (MAX_LANES).
+     *
+     * Requirements:
+     * - the caller is an active lender;
+     * - `signer` was never a member nor a signer;
+     * - `lane` is 1 ..= MAX_LANES and has no active signer;
+     * - `proof` is the signer's 65-byte signature (EIP-191, `personal_sign`) over {signerConsentDigest}.
+     *
+     * Emits {SignerAdded}.
+     * @param signer The delegate signer's address.
+     * @param lane The caller's lane it takes.
+     * @param proof The signer's consent.
+     */
+    function addSigner(address signer, uint8 lane, bytes calldata proof) external;
+
+    /**
+     * @notice Removes a delegate signer; its pending transactions revert from the next block, and its lane is free.
+     * @dev The lender may remove its own signers whatever its own status (a suspended lender must still be able to
+     * retire a leaked key); any active governor may remove any signer.
+     *
+     * Emits {SignerRemoved}.
+     * @param signer The signer.
+     */
+    function removeSigner(address signer) external;
+
+    /// @notice The delegate-signer record of `account` (all zero if it never was one).
+    /// @param account The address.
+    /// @return The record.
+    function signerOf(address account) external view returns (Signer memory);
+
+    /// @notice The active signer of `lender`'s lane `lane`, or zero.
+    /// @param lender The lender.
+    /// @param lane The lane.
+    /// @return The signer.
+    function laneSigner(address lender, uint8 lane) external view returns (address);
+
+    /// @notice For whom and in which lane `account` may record now: an active lender records for itself in lane 0;
+    /// an active signer of an active lender records for that lender in its lane; anyone else gets (0, 0).
+    /// @param account The would-be recorder (the ledger passes `msg.sender`).
+    /// @return lender The lender its records count for, or zero.
+    /// @return lane The lane of its sequence numbers.
+    function recorderOf(address account) external view returns (address lender, uint8 lane);
+
+    /// @notice What a signer signs (EIP-191) to consent to recording for `lender` in `lane` of this registry.
+    /// @param lender The lender.
+    /// @param signer The signer.
+    /// @param lane The lane.
+    /// @return The digest (before the EIP-191 prefix).
+    function signerConsentDigest(address lender, address signer, uint8 lane) external view returns (bytes32);
 }

@@ -213,8 +213,10 @@ interface ICreditLedger {
 
     /**
      * @notice Records a batch of credit events and inquiries.
-     * @dev Exactly-once without a storage write per item: `seq` must equal {nextSequence} of the caller and
-     * advances by one per batch, so a replayed or reordered batch reverts with {LedgerBatchOutOfOrder}.
+     * @dev Exactly-once without a storage write per item: `seq` must equal the next sequence number of the caller's
+     * lane ({nextSequenceInLane}) and advances by one per batch, so a replayed or reordered batch reverts with
+     * {LedgerBatchOutOfOrder}. The caller is a lender (lane 0) or one of its delegate signers (its lane, see
+     * {IConsortiumRegistry-addSigner}); either way the items are the lender's.
      * One storage slot per batch keeps the batch digest, which later proves record ownership for corrections.
      *
      * Each item is checked in byte order, and the first failing check of the first failing item reverts the whole
@@ -223,12 +225,12 @@ interface ICreditLedger {
      * ({LedgerNonZeroPadding}); for an inquiry its purpose ({LedgerInvalidPurpose}) and zero unused bytes.
      *
      * Requirements:
-     * - the caller is an active lender and the consortium is not paused;
-     * - `seq` is the caller's next sequence number;
+     * - the caller is an active lender, or an active delegate signer of one, and the consortium is not paused;
+     * - `seq` is the next sequence number of the caller's lane;
      * - `items` holds 1 ..= MAX_BATCH_SIZE four-word items, each valid as above.
      *
      * Emits one {CreditEventRecorded} or {InquiryRecorded} per item, then {BatchRecorded}.
-     * @param seq The caller's next sequence number.
+     * @param seq The next sequence number of the caller's lane.
      * @param items The items, four words each.
      */
     function recordBatch(uint64 seq, bytes32[] calldata items) external;
@@ -245,7 +247,7 @@ interface ICreditLedger {
      * - `original` matches a stored batch digest and its lender is the caller.
      *
      * Emits {CreditEventRecorded}, {CreditEventCorrected} and {BatchRecorded}.
-     * @param seq The caller's next sequence number.
+     * @param seq The next sequence number of the caller's lane.
      * @param original The record being corrected.
      * @param item The replacing credit event, four words.
      */
@@ -289,10 +291,17 @@ interface ICreditLedger {
      */
     function resolveDispute(address lender, bytes32 recordHash, DisputeOutcome outcome, bytes32 detail) external;
 
-    /// @notice The sequence number `lender`'s next batch must carry (starts at 0).
+    /// @notice The sequence number `lender`'s next batch from its own key (lane 0) must carry (starts at 0).
     /// @param lender The lender.
     /// @return The next sequence number.
     function nextSequence(address lender) external view returns (uint64);
+
+    /// @notice The sequence number the next batch of `lender`'s lane `lane` must carry: `lane << 56 | n`, where n
+    /// counts the lane's batches from 0.
+    /// @param lender The lender.
+    /// @param lane The lane (0: the lender's own key; 1-16: its delegate signers').
+    /// @return The next sequence number.
+    function nextSequenceInLane(address lender, uint8 lane) external view returns (uint64);
 
     /// @notice The digest of `lender`'s batch `seq` (zero if none).
     /// @param lender The lender.

@@ -7,6 +7,7 @@ import logging
 import threading
 from urllib.parse import urlsplit
 
+from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 
 from creditshare.alerts.delivery import Deliverer, RetryPolicy
@@ -19,13 +20,15 @@ from creditshare.chain.disputes import DisputeSender
 from creditshare.chain.ledger import LedgerClient
 from creditshare.chain.nodes import NodeSet
 from creditshare.chain.rpc import contract_at, make_web3
+from creditshare.chain.signers import signer_record
 from creditshare.chain.transactor import Transactor
 from creditshare.core.config import Settings
 from creditshare.core.crypto import RecordCipher
 from creditshare.core.db import Sessions, checkpoint_loop, make_engine, session_factory
 from creditshare.core.db.group_commit import GroupCommit
 from creditshare.core.db.lease import Lease
-from creditshare.core.keystore import load_signer
+from creditshare.core.exceptions import ConfigError
+from creditshare.core.keystore import load_delegate_signers, load_signer
 from creditshare.core.metrics import Metrics
 from creditshare.core.ratelimit import RateLimiter
 from creditshare.core.secrets import consortium_secret, record_key
@@ -43,6 +46,7 @@ from creditshare.read.follower import Follower
 from creditshare.read.health import Progress, Readiness, readiness
 from creditshare.read.provenance import ProvenanceChecker
 from creditshare.read.queries import Queries
+from creditshare.write.lanes import LanePlan
 from creditshare.write.outbox import Outbox
 from creditshare.write.references import OwnReferences
 from creditshare.write.reseal import reseal_legacy
@@ -92,21 +96,33 @@ class Gateway:
         self.outbox = Outbox(self.factory, cipher, self.lender, self.keys)
         self.seal = RowSeal(cipher, self.lender)
         ledger = contract_at(self.w3, load_artifact(LEDGER), self.deployment.ledger)
-        # One nonce sequence for batches and disputes.
+        # One nonce sequence for lane-0 batches and disputes; each delegate signer has its own.
         transactor = Transactor(self.w3, account, gas_price=node.fixed_gas_price)
-        self.submitter = Submitter(
-            self.factory,
-            transactor,
-            LedgerClient(ledger, self.registry, self.lender),
-            self.metrics,
-            self.seal,
-            SubmitterConfig(
-                batch_size=settings.batch_size,
-                batch_interval=settings.batch_interval,
-                from_block=self.deployment.block,
-                max_in_flight=node.in_flight_per_sender,
-            ),
+        lanes = [(0, transactor)] + [
+            (lane, Transactor(self.w3, signer, gas_price=node.fixed_gas_price))
+            for lane, signer in self._delegate_lanes(load_delegate_signers(settings))
+        ]
+        self.lanes = LanePlan([lane for lane, _ in lanes])
+        config = SubmitterConfig(
+            batch_size=settings.batch_size,
+            batch_interval=settings.batch_interval,
+            from_block=self.deployment.block,
+            max_in_flight=node.in_flight_per_sender,
         )
+        #: One submitter per lane; the first is the lender's own key.
+        self.submitters = [
+            Submitter(
+                self.factory,
+                tx,
+                LedgerClient(ledger, self.registry, self.lender, lane, tx.address),
+                self.metrics,
+                self.seal,
+                config,
+                self.lanes,
+            )
+            for lane, tx in lanes
+        ]
+        self.submitter = self.submitters[0]
         self.deliverer = Deliverer(
             self.factory,
             RecordCipher(derived_key(own_key, "webhooks")),
@@ -179,7 +195,10 @@ class Gateway:
                 log.warning("outbox: %s rows re-sealed, %s refused as tampered", resealed.resealed, resealed.refused)
         self._stop.clear()
         threads = {
-            "submitter": (self.settings.submitter, self.submitter.run),
+            **{
+                f"submitter-lane{s.lane}" if s.lane else "submitter": (self.settings.submitter, s.run)
+                for s in self.submitters
+            },
             "index": (self.settings.index, lambda stop: self.follower.run(stop, self.settings.poll_interval)),
             "webhooks": (self.settings.webhooks, self.deliverer.run),  # woken by the follower as alerts commit
             "checkpoint": (True, lambda stop: checkpoint_loop(self.engine, stop)),
@@ -217,7 +236,29 @@ class Gateway:
             self.metrics.disputes_opened.labels(member).set(count)
         self.metrics.webhook_dead_letters.set(self.deliverer.dead_count())
         self.metrics.chain_head_age.set(self.follower.head_age() or 0.0)
-        self.metrics.oldest_unsettled_batch.set(self.submitter.oldest_unsettled_seconds())
+        self.metrics.oldest_unsettled_batch.set(self.oldest_unsettled_seconds())
+
+    def oldest_unsettled_seconds(self) -> float:
+        """Seconds the oldest batch in flight, in any lane, has waited to settle."""
+        return max(s.oldest_unsettled_seconds() for s in self.submitters)
+
+    def _delegate_lanes(self, signers: list[LocalAccount]) -> list[tuple[int, LocalAccount]]:
+        """Each configured delegate signer with its lane, as the registry has it. A signer enlisted for another
+        lender, or never enlisted, is a configuration error; one since removed is left out (it could only fail)."""
+        lanes: list[tuple[int, LocalAccount]] = []
+        for signer in signers:
+            record = signer_record(self.registry, signer.address)
+            if record.lender is None or record.lender != self.lender:
+                whose = "not enlisted" if record.lender is None else f"enlisted for {record.lender}"
+                raise ConfigError(
+                    f"delegate signer {signer.address} is {whose}, not for {self.lender}: "
+                    "run `creditshare signers add` or fix CREDITSHARE_SIGNER_KEYSTORES"
+                )
+            if not record.active:
+                log.warning("delegate signer %s (lane %s) was removed; not used", signer.address, record.lane)
+                continue
+            lanes.append((record.lane, signer))
+        return lanes
 
     def _node_in_use(self) -> str | None:
         """Which node the gateway talks to, when fallbacks are configured (None otherwise)."""
@@ -233,7 +274,7 @@ class Gateway:
         chain with a block time, the head has stood still too long (a node that stopped advancing, or one that
         dropped our transactions — e.g. zero-price ones under a non-zero minimum gas price)."""
         limit = self.settings.stall_seconds
-        waiting = self.submitter.oldest_unsettled_seconds()
+        waiting = self.oldest_unsettled_seconds()
         if waiting > limit:
             return f"a sent batch has waited {waiting:.0f}s for its receipt"
         head_age = self.follower.head_age() if self.settings.index else None
@@ -254,12 +295,19 @@ class Gateway:
         """What /readyz reports."""
         progress = Progress(
             backlog=self.backlog(),
-            last_confirmed_block=self.submitter.last_confirmed_block,
-            errors={"index_error": self.follower.last_error or "", "submitter_error": self.submitter.last_error or ""},
+            last_confirmed_block=max(
+                (s.last_confirmed_block for s in self.submitters if s.last_confirmed_block is not None), default=None
+            ),
+            errors={
+                "index_error": self.follower.last_error or "",
+                "submitter_error": "; ".join(
+                    (f"lane {s.lane}: " if s.lane else "") + s.last_error for s in self.submitters if s.last_error
+                ),
+            },
             index_lag=self.follower.lag if self.settings.index else None,
             index_stalled=self.follower.stalled(self.settings.index_stall_seconds) if self.settings.index else None,
             node_stalled=self.node_stalled(),
-            node_busy=self.submitter.broadcaster.busy_note(),
+            node_busy=next(filter(None, (s.broadcaster.busy_note() for s in self.submitters)), None),
             node_in_use=self._node_in_use(),
         )
         return readiness(self.w3, self.deployment, self.registry, self.lender, self.factory, progress)

@@ -2,8 +2,9 @@
 
 `assert_exactly_once`: the ledger's CreditEventRecorded logs of the lender carry exactly the accepted records'
 hashes (computed here, independently of the gateway), each once; the gateway's database holds every item confirmed
-at the very log the chain holds; and the lender's on-chain sequence equals the number of confirmed batches, which
-are seq 0..n-1 with no gap or repeat.
+at the very log the chain holds; and in every lane of the lender (its own key, and each delegate signer) the
+on-chain sequence equals the number of confirmed batches of that lane, which are its sequence numbers from the
+lane's first with no gap or repeat.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
+from creditshare.chain.signers import MAX_LANES, lane_of, lane_start
 from creditshare.core.db import session_factory
 from creditshare.core.db.tables import Batch, OutboxItem
 from creditshare.domain.records import CreditEventIn, normalise_event
@@ -158,21 +160,32 @@ def assert_exactly_once(consortium: Consortium, lender: str, expected: set[bytes
     assert {s for _, s, _, _ in items} == {"confirmed"}
     in_db = {bytes(h): (str(tx).lower(), li) for h, _, tx, li in items}
     assert in_db == {h: (tx, li) for h, tx, li in on_chain}, "the database and the chain disagree on where items are"
-    next_seq = int(consortium.ledger.functions.nextSequence(lender).call())
-    if next_seq != len(seqs):
-        with session_factory(engine)() as session:
-            rows = session.execute(
-                select(Batch.seq, Batch.status, Batch.item_count, Batch.tx_hash, Batch.error_code)
-                .where(Batch.lender == lender)
-                .order_by(Batch.id)
-            ).all()
-        landed = sorted({tx for _, tx, _ in on_chain})
-        raise AssertionError(
-            f"nextSequence {next_seq} but {len(seqs)} confirmed batches in the database: {[tuple(r) for r in rows]}; "
-            f"item transactions on chain: {landed}"
-        )
-    assert seqs == list(range(next_seq)), f"confirmed batch seqs are not 0..{next_seq - 1}: {seqs}"
-    return {"on_chain": len(hashes), "batches": next_seq, **{f"batches_{k}": int(v) for k, v in batch_states.items()}}
+    lanes_used: dict[int, int] = {}
+    for lane in range(MAX_LANES + 1):
+        next_seq = int(consortium.ledger.functions.nextSequenceInLane(lender, lane).call())
+        mine = [seq for seq in seqs if lane_of(seq) == lane]
+        if next_seq - lane_start(lane) != len(mine):
+            with session_factory(engine)() as session:
+                rows = session.execute(
+                    select(Batch.seq, Batch.status, Batch.item_count, Batch.tx_hash, Batch.error_code)
+                    .where(Batch.lender == lender)
+                    .order_by(Batch.id)
+                ).all()
+            landed = sorted({tx for _, tx, _ in on_chain})
+            raise AssertionError(
+                f"lane {lane}: next sequence {next_seq} but {len(mine)} confirmed batches in the database: "
+                f"{[tuple(r) for r in rows]}; item transactions on chain: {landed}"
+            )
+        assert mine == list(range(lane_start(lane), next_seq)), f"lane {lane}: confirmed seqs have a gap: {mine}"
+        if mine:
+            lanes_used[lane] = len(mine)
+    next_seq = sum(lanes_used.values())
+    return {
+        "on_chain": len(hashes),
+        "batches": next_seq,
+        "lanes": len(lanes_used),
+        **{f"batches_{k}": int(v) for k, v in batch_states.items()},
+    }
 
 
 def grep_log(home: Path, *words: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Fault injection against the real gateway: chain outage, gateway SIGKILL, concurrent and shared gateways.
 
 Everything is real: chain nodes (each scenario on Ganache and on anvil), `creditshare serve` processes spoken to
-over HTTP, their SQLite outbox. Every scenario ends with the same exactly-once check (`assert_exactly_once`): the
+over HTTP, their SQLite outbox. The submitting lenders sign with three keys — their own and two delegate signers,
+each in its own lane (`DELEGATES`) — so every scenario also checks exactly-once across lanes. Every scenario ends with the same exactly-once check (`assert_exactly_once`): the
 ledger's CreditEventRecorded logs of the lender carry exactly the accepted records' hashes (computed here,
 independently of the gateway), each once; the gateway's database holds every item confirmed at the very log the
 chain holds; and the lender's on-chain sequence equals the number of confirmed batches, which are seq 0..n-1 with
@@ -47,6 +48,8 @@ from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
 #: Accounts of the shared dev chain that no other test touches: a governor (threshold 1), two lenders and the
 #: deployer. Other packages cache transactors (nonces) for accounts 0-4 and 11-13, so these tests stay off them.
 GOVERNOR, LENDER_A, LENDER_B, DEPLOYER = 14, 15, 16, 17
+#: Delegate signers beside the lender's own key: three keys, three lanes.
+DELEGATES = 2
 
 
 def isolated_consortium(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
@@ -88,6 +91,7 @@ def test_chain_outage_all_records_confirmed_exactly_once(
         lender = accounts[3]
         consortium.admit_lender(lender, "Outage Lender")
         env = GatewayEnv(tmp_path / "gateway", lender, chain.rpc_url, consortium.deployment)
+        env.add_signers(DELEGATES)
         key = env.add_client("loans", "submit")
         launch(env, gateways)
         engine = make_engine(env.database)
@@ -114,6 +118,7 @@ def test_chain_outage_all_records_confirmed_exactly_once(
         everything = records + late
         wait_all_confirmed(engine, lender.address, len(everything), env.home)
         summary = assert_exactly_once(consortium, lender.address, record_hashes(everything, lender.address), engine)
+        assert summary["lanes"] == 1 + DELEGATES, summary
         assert httpx.get(env.url + "/readyz", timeout=30).status_code == 200
         for event_id in late_ids:  # accepted while the chain was down, confirmed after, as the API reports
             event = httpx.get(f"{env.url}/v1/events/{event_id}", headers=headers(key), timeout=10).json()
@@ -141,6 +146,7 @@ def test_gateway_sigkill_mid_batch_twice_records_confirmed_exactly_once(
     proxy = RpcProxy(devchain.rpc_url).start()
     proxy.latency = 0.01
     env = GatewayEnv(tmp_path / "gateway", lender, proxy.url, consortium.deployment)
+    env.add_signers(DELEGATES)
     key = env.add_client("loans", "submit")
     launch(env, gateways)
     engine = make_engine(env.database)
@@ -178,6 +184,7 @@ def test_gateway_sigkill_mid_batch_twice_records_confirmed_exactly_once(
     launch(env, gateways)
     wait_all_confirmed(engine, lender.address, total, env.home)
     summary = assert_exactly_once(consortium, lender.address, record_hashes(first + second, lender.address), engine)
+    assert summary["lanes"] == 1 + DELEGATES, summary
     assert_no_internal_errors(env.home)
     print(f"gateway SIGKILL: first kill at {kill1}, second at {kill2}; {summary}")
     engine.dispose()
@@ -198,6 +205,8 @@ def test_two_gateways_two_lenders_concurrent_counts_exact_without_nonce_errors(
     lanes: list[tuple[LocalAccount, GatewayEnv, str, list[Record]]] = []
     for name, lender in (("LA", accounts[LENDER_A]), ("LB", accounts[LENDER_B])):
         env = GatewayEnv(tmp_path / name, lender, rpc_url, consortium.deployment)
+        if name == "LA":  # one lender on three keys beside one on its own key
+            env.add_signers(DELEGATES)
         key = env.add_client("loans", "submit")
         launch(env, gateways)
         lanes.append((lender, env, key, make_records(f"CONC-{name}", 800)))
@@ -215,6 +224,7 @@ def test_two_gateways_two_lenders_concurrent_counts_exact_without_nonce_errors(
         wait_all_confirmed(engine, lender.address, len(records), env.home)
         summary = assert_exactly_once(consortium, lender.address, record_hashes(records, lender.address), engine)
         assert summary["on_chain"] == 800
+        assert summary["lanes"] == (1 + DELEGATES if lender == accounts[LENDER_A] else 1), summary
         engine.dispose()
         assert grep_log(env.home, "nonce") == [], log_tail(env.home)
         assert_no_internal_errors(env.home)
@@ -230,13 +240,15 @@ def test_two_gateways_sharing_one_outbox_single_submitter_exactly_once(
     accounts: list[LocalAccount],
     gateways: list[GatewayProcess],
 ) -> None:
-    """Two processes for one lender key on one database: both accept, one submitter at a time (the lease), and
-    after the first is SIGKILLed the other takes over; every record lands exactly once."""
+    """Two processes for one lender (three keys) on one database: both accept, one submitter per lane at a time
+    (the lane's lease), and after the first is SIGKILLed the other takes over; every record lands exactly once."""
     lender = accounts[LENDER_A]
     rpc_url = devchain.rpc_url
     home = tmp_path / "shared"
     env_a = GatewayEnv(home, lender, rpc_url, consortium.deployment)
-    env_b = GatewayEnv(home, lender, rpc_url, consortium.deployment)  # same files and database, its own port
+    env_a.add_signers(DELEGATES)
+    # Same files, database and keys, its own port.
+    env_b = GatewayEnv(home, lender, rpc_url, consortium.deployment, extra=dict(env_a.extra))
     assert env_a.database == env_b.database and env_a.port != env_b.port
     key = env_a.add_client("loans", "submit")
     gateway_a = launch(env_a, gateways)
@@ -279,6 +291,7 @@ def test_two_gateways_sharing_one_outbox_single_submitter_exactly_once(
     post_accepted(env_b.url, key, more)
     wait_all_confirmed(engine, lender.address, len(records) + len(more), home)
     summary = assert_exactly_once(consortium, lender.address, record_hashes(records + more, lender.address), engine)
+    assert summary["lanes"] == 1 + DELEGATES, summary
     assert grep_log(home, "nonce", "out_of_order", "stale_batch") == [], log_tail(home)
     assert_no_internal_errors(home)
     print(f"shared outbox: lease owners seen {len(owners)}; {summary}")

@@ -40,15 +40,17 @@ class BatchConflict(ChainError):
 
 @dataclass(frozen=True)
 class WriterState:
-    """The signer's membership and the ledger's pause flag, as the registry says now."""
+    """The lender's membership, the ledger's pause flag and (for a delegate signer) whether the signer still serves
+    the lender's lane, as the registry says now."""
 
     role: Role
     status: MemberStatus
     paused: bool
+    lane_ok: bool = True
 
     @property
     def may_write(self) -> bool:
-        return self.role == Role.LENDER and self.status == MemberStatus.ACTIVE and not self.paused
+        return self.role == Role.LENDER and self.status == MemberStatus.ACTIVE and not self.paused and self.lane_ok
 
     @property
     def for_good(self) -> bool:
@@ -75,27 +77,37 @@ def batch_gas(calldata: bytes, items: int) -> int:
 
 
 class LedgerClient:
-    """Calls and reads of the ledger for one lender, encoded with eth-abi directly on the hot path."""
+    """Calls and reads of the ledger for one lender and one of its lanes (0: the lender's own key; otherwise the
+    lane of delegate signer `signer`), encoded with eth-abi directly on the hot path."""
 
-    def __init__(self, ledger: Contract, registry: Contract, lender: str) -> None:
+    def __init__(
+        self, ledger: Contract, registry: Contract, lender: str, lane: int = 0, signer: str | None = None
+    ) -> None:
         self.contract = ledger
         self.registry = registry
         self.lender = Web3.to_checksum_address(lender)
+        self.lane = lane
+        self.signer = Web3.to_checksum_address(signer) if signer else self.lender
         abi: dict[tuple[str, str], Any] = {(str(i["type"]), str(i.get("name", ""))): i for i in ledger.abi}
         self._record_selector = function_abi_to_4byte_selector(abi[("function", "recordBatch")])
         self._item_topics = {event_topic(LEDGER, name) for name in ("CreditEventRecorded", "InquiryRecorded")}
         self._batch_topic = event_topic(LEDGER, "BatchRecorded")
 
     def next_sequence(self) -> int:
+        """The sequence number the lane's next batch must carry."""
         with translate_errors():
-            return int(self.contract.functions.nextSequence(self.lender).call())
+            return int(self.contract.functions.nextSequenceInLane(self.lender, self.lane).call())
 
     def writer_state(self) -> WriterState:
         """Whether the signer may write now, and if not why — checked before signing each batch."""
         with translate_errors():
             role, status, _, _ = self.registry.functions.member(self.lender).call()
             paused = bool(self.registry.functions.paused().call())
-        return WriterState(Role(role), MemberStatus(status), paused)
+            lane_ok = True
+            if self.lane:
+                lender, lane, active = self.registry.functions.signerOf(self.signer).call()
+                lane_ok = bool(active) and str(lender).lower() == self.lender.lower() and int(lane) == self.lane
+        return WriterState(Role(role), MemberStatus(status), paused, lane_ok)
 
     def record_batch_data(self, seq: int, items: list[Item]) -> bytes:
         """Calldata of `recordBatch(uint64 seq, bytes32[] items)`, laid out directly (the hot path): selector,

@@ -93,7 +93,7 @@ class Transactor:
         signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
         return SignedTx(HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x"), nonce)
 
-    def sign_data(self, to: str, data: bytes, gas: int) -> SignedTx:
+    def sign_data(self, to: str, data: bytes, gas: int, *, value: int = 0) -> SignedTx:
         """Sign a call with pre-encoded calldata and a known gas limit (no estimation round trip)."""
         nonce = self.next_nonce()
         tx = {
@@ -103,10 +103,25 @@ class Transactor:
             "gasPrice": self.gas_price,
             "nonce": nonce,
             "chainId": self.chain_id,
-            "value": 0,
+            "value": value,
         }
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         return SignedTx(HexBytes(signed.raw_transaction), "0x" + signed.hash.hex().removeprefix("0x"), nonce)
+
+    def pay(self, to: str, wei: int) -> TxReceipt:
+        """Send `wei` to `to` (e.g. gas money for a delegate signer) and wait for it."""
+        nonce = self.next_nonce()
+        tx = {
+            "to": to,
+            "value": wei,
+            "gas": 21_000,
+            "gasPrice": self.gas_price,
+            "nonce": nonce,
+            "chainId": self.chain_id,
+        }
+        signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
+        self.send_raw(HexBytes(signed.raw_transaction))
+        return self.wait("0x" + signed.hash.hex().removeprefix("0x"))
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         """A raw JSON-RPC call (no web3 result formatting), errors translated."""

@@ -25,6 +25,7 @@ from creditshare.cli import (
     members,
     records,
     serve,
+    signers,
     users,
 )
 from creditshare.cli._shared import err_console
@@ -46,6 +47,7 @@ app.add_typer(keyshare.keyshare_app, name="keyshare")
 app.add_typer(clients.clients_app, name="clients")
 app.add_typer(users.users_app, name="users")
 app.add_typer(members.members_app, name="members")
+app.add_typer(signers.signers_app, name="signers")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(db.db_app, name="db")
 app.add_typer(disputes.disputes_app, name="disputes")

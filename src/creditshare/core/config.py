@@ -58,6 +58,11 @@ class Settings(BaseModel):
     deployment_file: Path | None = Field(None, description="Deployment file (default: HOME/deployment.json)")
     keystore: Path | None = Field(None, description="Keystore v3 JSON of this gateway's signing key")
     keystore_password_file: Path | None = Field(None, description="File holding the keystore passphrase")
+    signer_keystores: str = Field(
+        "",
+        description="Keystores of delegate signers enlisted for this lender (`creditshare signers add`), "
+        "comma-separated, same passphrase: each signs in its own lane beside the lender's key",
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: SQLite in HOME/gateway.db)")
     subject_keys: Literal["oprf", "hmac"] = Field(
         "oprf", description="oprf: v2 keys from the key-share holders; hmac: v1 keys (migration only)"
@@ -171,6 +176,11 @@ class Settings(BaseModel):
     def rpc_urls(self) -> list[str]:
         """The chain nodes to use, in order of preference: `rpc_url`, then the fallbacks."""
         return [self.rpc_url, *(url.strip() for url in self.rpc_fallback_urls.split(",") if url.strip())]
+
+    @property
+    def signer_keystore_paths(self) -> list[Path]:
+        """The delegate signers' keystores, in the order given."""
+        return [Path(p.strip()) for p in self.signer_keystores.split(",") if p.strip()]
 
     @property
     def stall_seconds(self) -> float:

@@ -38,6 +38,17 @@ def load_signer(settings: Settings, alternative: str = "") -> LocalAccount:
     return load_keystore(settings.keystore, read_password(settings.keystore_password_file))
 
 
+def load_delegate_signers(settings: Settings) -> list[LocalAccount]:
+    """The accounts of CREDITSHARE_SIGNER_KEYSTORES, decrypted with the lender key's passphrase file."""
+    paths = settings.signer_keystore_paths
+    if not paths:
+        return []
+    if settings.keystore_password_file is None:
+        raise ConfigError("set CREDITSHARE_KEYSTORE_PASSWORD_FILE (it also opens CREDITSHARE_SIGNER_KEYSTORES)")
+    password = read_password(settings.keystore_password_file)
+    return [load_keystore(path, password) for path in paths]
+
+
 def read_password(path: Path) -> str:
     """Read a passphrase file (trailing newline stripped)."""
     try:

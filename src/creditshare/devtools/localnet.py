@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Self, TypeVar
 
 import httpx
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from creditshare.chain import keyshares
+from creditshare.chain import keyshares, signers
+from creditshare.chain.artifacts import REGISTRY, load_artifact
 from creditshare.chain.deploy import Deployment
+from creditshare.chain.rpc import connect, contract_at
 from creditshare.chain.transactor import Transactor
 from creditshare.core import people
 from creditshare.core.api_clients import Scope, create_client
@@ -88,10 +91,33 @@ class GatewayEnv:
             (self.home / "consortium.secret").write_text(DEV_CONSORTIUM_SECRET_HEX)
         if not (self.home / "record.key").exists():
             (self.home / "record.key").write_text(os.urandom(32).hex())
-        # For an operator's shell: `. HOME/gateway.env` and every `creditshare` command talks as this gateway.
+        self._write_env_file()
+
+    def _write_env_file(self) -> None:
+        """For an operator's shell: `. HOME/gateway.env` and every `creditshare` command talks as this gateway."""
         settings = {k: v for k, v in self.environ().items() if k.startswith("CREDITSHARE_")}
         lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(settings.items())]
         (self.home / "gateway.env").write_text("\n".join(lines) + "\n")
+
+    def add_signers(self, count: int, *, gas_price: int | None = None) -> list[LocalAccount]:
+        """Enlist `count` new delegate signers for this lender (lanes 1..count, what `creditshare signers add`
+        does: consent, registry call, gas money where gas has a price) and give the gateway their keystores."""
+        w3 = connect(self.rpc_url)
+        lender = Transactor(w3, self.lender, gas_price=gas_price)
+        registry = contract_at(w3, load_artifact(REGISTRY), self.deployment.registry)
+        enlisted: list[LocalAccount] = []
+        for _ in range(count):
+            account: LocalAccount = Account.create()
+            lane = signers.free_lane(registry, self.lender.address)
+            signers.add_signer(registry, lender, account, lane)
+            if lender.gas_price > 0:
+                lender.pay(account.address, Web3.to_wei(1, "ether"))
+            write_keystore(account, self.home / "signers" / f"lane-{lane}.json", DEV_PASSWORD)
+            enlisted.append(account)
+        paths = sorted((self.home / "signers").glob("lane-*.json"))
+        self.extra["CREDITSHARE_SIGNER_KEYSTORES"] = ",".join(str(p.resolve()) for p in paths)
+        self._write_env_file()
+        return enlisted
 
     @property
     def url(self) -> str:

@@ -15,14 +15,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from creditshare.chain.ledger import Item, RecordedBatch
+from creditshare.chain.signers import lane_start
 from creditshare.chain.transactor import SignedTx
 from creditshare.core.db import Base, transaction
 from creditshare.core.db.tables import Batch, OutboxItem
 from creditshare.domain.status import OPEN_STATUSES, BatchStatus, ItemKind, ItemStatus
+from creditshare.write.lanes import Share
 from creditshare.write.seal import SEAL_VERSION, OnChainColumns, columns_of
 
 #: What a pending item is read with: the batch's columns, and the seal and the columns it binds.
@@ -85,14 +87,37 @@ def _pending(row: Any, corrects: str | None = None) -> PendingItem:
 Fence = Callable[[Session], None]
 
 
-class BatchStore:
-    """Reads and writes of one lender's outbox items and batches, for the submitter; `fence` is called first in
-    every write transaction and raises when this process may no longer write."""
+class ItemsTaken(Exception):
+    """Raised by `store_signed` when some of the items were no longer pending (another lane took them): nothing is
+    stored, and the signed transaction must not be sent."""
 
-    def __init__(self, factory: sessionmaker[Session], lender: str, fence: Fence) -> None:
+
+class BatchStore:
+    """Reads and writes of one lender's outbox items and the batches of one of its lanes, for that lane's submitter;
+    `fence` is called first in every write transaction and raises when this process may no longer write. `share`
+    says which pending items the lane takes (None: all; a retired lane takes none)."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        lender: str,
+        fence: Fence,
+        lane: int = 0,
+        share: Callable[[], Share | None] | None = None,
+    ) -> None:
         self._factory = factory
         self.lender = lender
         self._fence = fence
+        self.lane = lane
+        self._share = share
+
+    def _in_lane(self) -> ColumnElement[bool]:
+        """This lane's batches: their sequence numbers lie in [lane << 56, (lane + 1) << 56)."""
+        return (
+            (Batch.lender == self.lender)
+            & (Batch.seq >= lane_start(self.lane))
+            & (Batch.seq < lane_start(self.lane + 1))
+        )
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -101,31 +126,31 @@ class BatchStore:
             yield session
 
     def open_batches(self) -> list[Batch]:
-        """Signed batches not yet settled, in sequence order."""
+        """This lane's signed batches not yet settled, in sequence order."""
         with self._factory() as session:
             return list(
                 session.scalars(
-                    select(Batch)
-                    .where(Batch.lender == self.lender, Batch.status == BatchStatus.SIGNED)
-                    .order_by(Batch.seq)
+                    select(Batch).where(self._in_lane(), Batch.status == BatchStatus.SIGNED).order_by(Batch.seq)
                 )
             )
 
     def pending(self, limit: int) -> list[PendingItem]:
         """Up to `limit` pending items other than corrections, oldest first (only the columns a batch and its seal
-        check need). Rows sealed before every column was bound wait until `Outbox.reseal_legacy` checked them."""
+        check need), of this lane's share. Rows sealed before every column was bound wait until
+        `Outbox.reseal_legacy` checked them."""
+        share = self._share() if self._share is not None else None
+        if self._share is not None and share is None:
+            return []  # a retired lane takes nothing new
+        query = select(*_PENDING_COLUMNS).where(
+            OutboxItem.lender == self.lender,
+            OutboxItem.status == ItemStatus.PENDING,
+            OutboxItem.kind != ItemKind.CORRECTION,
+            OutboxItem.seal_version == SEAL_VERSION,
+        )
+        if share is not None and share.count > 1:
+            query = query.where(OutboxItem.id % share.count == share.position)
         with self._factory() as session:
-            rows = session.execute(
-                select(*_PENDING_COLUMNS)
-                .where(
-                    OutboxItem.lender == self.lender,
-                    OutboxItem.status == ItemStatus.PENDING,
-                    OutboxItem.kind != ItemKind.CORRECTION,
-                    OutboxItem.seal_version == SEAL_VERSION,
-                )
-                .order_by(OutboxItem.id)
-                .limit(limit)
-            ).all()
+            rows = session.execute(query.order_by(OutboxItem.id).limit(limit)).all()
         return [_pending(r) for r in rows]
 
     def next_correction(self) -> CorrectionPlan | None:
@@ -164,7 +189,8 @@ class BatchStore:
     def store_signed(
         self, seq: int, signed: SignedTx, item_ids: Sequence[int], search_from_block: int, digest: bytes
     ) -> int:
-        """Store a signed batch and assign its items to it — before anything is sent. Returns the batch id."""
+        """Store a signed batch and assign its items to it — before anything is sent. Returns the batch id. Raises
+        `ItemsTaken` (storing nothing) when an item is no longer pending: only one batch ever claims an item."""
         with self._write() as session:
             batch = Batch(
                 lender=self.lender,
@@ -179,14 +205,17 @@ class BatchStore:
             )
             session.add(batch)
             session.flush()
+            claimed = session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(item_ids), OutboxItem.status == ItemStatus.PENDING)
+                .values(status=ItemStatus.SUBMITTED, batch_id=batch.id, tx_hash=signed.tx_hash)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != len(item_ids):  # type: ignore[attr-defined]
+                raise ItemsTaken(f"{len(item_ids) - claimed.rowcount} of the items were taken by another lane")  # type: ignore[attr-defined]
             if item_ids:
                 session.execute(
-                    _BY_ID.values(
-                        status=ItemStatus.SUBMITTED,
-                        batch_id=batch.id,
-                        tx_hash=signed.tx_hash,
-                        batch_index=bindparam("i"),
-                    ),
+                    _BY_ID.values(batch_index=bindparam("i")),
                     [{"item_id": item_id, "i": i} for i, item_id in enumerate(item_ids)],
                 )
             return batch.id
@@ -244,9 +273,7 @@ class BatchStore:
         with self._write() as session:
             lost = list(
                 session.scalars(
-                    select(Batch).where(
-                        Batch.lender == self.lender, Batch.status == BatchStatus.CONFIRMED, Batch.seq >= chain_seq
-                    )
+                    select(Batch).where(self._in_lane(), Batch.status == BatchStatus.CONFIRMED, Batch.seq >= chain_seq)
                 )
             )
             for batch in lost:

@@ -1,13 +1,17 @@
 """The submitter: takes pending outbox items into signed batches and sees them confirmed exactly once.
 
-Exactly-once rests on three facts. (1) Each batch carries the lender's next on-chain sequence number, so the
-ledger accepts it at most once. (2) The signed transaction and its hash are stored, with the items' batch
-assignment, *before* it is sent; after any crash the same bytes are resent, which a node accepts at most once
-(same hash). (3) On restart, `recover()` settles every stored batch from the chain: mined → confirm from its
-receipt; sequence already used → find the landed copy by its BatchRecorded log; otherwise → resend. A batch
-confirmed here whose sequence the chain no longer has (a node restarted behind, or a lagging fallback) is
-reopened and its same bytes are sent again. Only one submitter per lender key runs at a time: it holds a lease
-in the database.
+A lender may sign with several keys, one per lane (its own key is lane 0; delegate signers enlisted in the
+registry take lanes 1-16): each lane has its own submitter, nonces, in-flight window and ledger sequence, and
+takes its own share of the outbox (`write.lanes`). Everything below holds per lane.
+
+Exactly-once rests on three facts. (1) Each batch carries its lane's next on-chain sequence number, so the ledger
+accepts it at most once, and an item is claimed by one batch only (`BatchStore.store_signed`). (2) The signed
+transaction and its hash are stored, with the items' batch assignment, *before* it is sent; after any crash the same
+bytes are resent, which a node accepts at most once (same hash). (3) On restart, `recover()` settles every stored
+batch from the chain: mined → confirm from its receipt; sequence already used → find the landed copy by its
+BatchRecorded log; otherwise → resend. A batch confirmed here whose sequence the chain no longer has (a node
+restarted behind, or a lagging fallback) is reopened and its same bytes are sent again. Only one submitter per
+lender lane runs at a time: it holds a lease in the database.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from creditshare.core.clock import utcnow
 from creditshare.core.db.lease import Lease, LeaseLost
 from creditshare.core.exceptions import ChainError, ChainUnavailable, ContractRevert
 from creditshare.core.metrics import Metrics
-from creditshare.write.batches import BatchStore, PendingItem
+from creditshare.write.batches import BatchStore, ItemsTaken, PendingItem
 from creditshare.write.broadcast import Broadcaster
+from creditshare.write.lanes import LanePlan
 from creditshare.write.seal import RowSeal
 
 log = logging.getLogger(__name__)
@@ -79,7 +84,9 @@ class WriterBlocked(ChainError):
 
 
 class Submitter:
-    """Batches, signs, sends and confirms one lender's outbox items."""
+    """Batches, signs, sends and confirms one lender's outbox items in one lane: `transactor` signs with the lane's
+    key, `ledger` is the lender's client for that lane, and `plan` (shared by the lender's lanes) says which items
+    this lane takes."""
 
     def __init__(
         self,
@@ -89,20 +96,22 @@ class Submitter:
         metrics: Metrics,
         seal: RowSeal,
         config: SubmitterConfig | None = None,
+        plan: LanePlan | None = None,
     ) -> None:
         self._tx = transactor
         self._ledger = ledger
         self._metrics = metrics
         self._seal = seal
         self.config = config or SubmitterConfig()
-        self.lender = transactor.address
+        self.lender = ledger.lender
+        self.lane = ledger.lane
+        self._plan = plan
+        name = f"submitter:{self.lender.lower()}" + (f":lane{self.lane}" if self.lane else "")
         self.lease = Lease(
-            factory,
-            f"submitter:{self.lender.lower()}",
-            seconds=self.config.lease_seconds,
-            renew_seconds=self.config.lease_renew_seconds,
+            factory, name, seconds=self.config.lease_seconds, renew_seconds=self.config.lease_renew_seconds
         )
-        self._store = BatchStore(factory, self.lender, self.lease.fence)
+        share = (lambda: plan.share(self.lane)) if plan is not None else None
+        self._store = BatchStore(factory, self.lender, self.lease.fence, self.lane, share)
         self._next_seq: int | None = None
         self.last_error: str | None = None
         self.broadcaster = Broadcaster(transactor, metrics, self.config.busy_wait_seconds)
@@ -183,7 +192,7 @@ class Submitter:
         if len(self._inflight) >= self.config.max_in_flight:
             self._inflight[0][0].result()
             return True
-        if self._send_correction():
+        if self.lane == 0 and self._send_correction():  # corrections travel in the lender's own lane
             return True
         items = self._take_items()
         if not items:
@@ -299,6 +308,12 @@ class Submitter:
         if state.may_write:
             self._writer_checked_at = time.monotonic()
             return True
+        if not state.lane_ok:  # this delegate signer was removed: the lender's other lanes take its share
+            if self._plan is not None:
+                self._plan.retire(self.lane)
+            self.last_error = f"delegate signer {self._tx.address} no longer serves lane {self.lane}; lane retired"
+            log.warning("submitter: %s", self.last_error)
+            return False
         message = NOT_ACTIVE_MESSAGE.format(self.lender)
         if state.paused and not state.for_good:
             raise WriterBlocked("the consortium ledger is paused; records wait in the outbox")
@@ -316,7 +331,12 @@ class Submitter:
         if not self._check_writer(item_ids):
             return
         signed = self._tx.sign_data(self._ledger.contract.address, data, gas)
-        batch_id = self._persist(seq, signed, item_ids, digest)
+        try:
+            batch_id = self._persist(seq, signed, item_ids, digest)
+        except ItemsTaken as exc:  # nothing stored, nothing sent: the nonce is read again from the node
+            log.warning("submitter lane %s: %s; not sent", self.lane, exc)
+            self._tx.resync_nonce()
+            return
         self._next_seq = seq + 1
         sent = self._sender.submit(self.broadcaster.send, signed.raw)
         settled = self._settler.submit(self._await_and_settle, sent, batch_id, signed.tx_hash)
