@@ -182,6 +182,7 @@ class Gateway:
         self.caller_limit = RateLimiter(settings.query_rate_per_minute)
         self.lender_limit = RateLimiter(settings.lender_query_rate_per_minute)
         self.metrics.outbox_depth.set_function(self.backlog)
+        self.metrics.signing_lanes.set_function(lambda: len(self.lanes.live))
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
 

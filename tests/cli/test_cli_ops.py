@@ -20,7 +20,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from creditshare.chain import governance
+from creditshare.chain import governance, signers
 from creditshare.chain.governance import MemberStatus, Role
 from creditshare.chain.rpc import rpc
 from creditshare.devtools import localnet
@@ -402,3 +402,38 @@ def test_sync_follow_checkpoints_the_wal(tmp_path: Path, consortium: Consortium,
     finally:
         follower.terminate()
         follower.wait(timeout=30)
+
+
+# ---------------------------------------------------------------------------------------------------- signers
+
+
+@pytest.mark.slow
+def test_signers_add_list_remove_and_a_gateway_uses_only_its_own(tmp_path: Path, consortium: Consortium) -> None:
+    lender, other = consortium.accounts[3], consortium.accounts[4]
+    env = gateway_env(tmp_path, consortium, lender)
+    out = tmp_path / "signer-1.json"
+    added = run_cli(env, "signers", "add", "--out", str(out))
+    assert added.returncode == 0, added.stderr
+    match = re.search(r"lane 1: (0x[0-9a-fA-F]{40})", added.stdout)
+    assert match is not None, added.stdout
+    address = match.group(1)
+    assert json.loads(out.read_text())["address"].lower() == address[2:].lower()
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert signers.signer_record(consortium.registry, address) == signers.SignerRecord(address, lender.address, 1, True)
+    assert consortium.w3.eth.get_balance(address) == Web3.to_wei(1, "ether")  # gas money: Ganache prices gas
+    assert address in run_cli(env, "signers", "list").stdout
+
+    one_line_error(run_cli(env, "signers", "add", "--out", str(out)), str(out), "exists")
+    taken = tmp_path / "taken.json"
+    one_line_error(run_cli(env, "signers", "add", "--lane", "1", "--out", str(taken)), "RegistryLaneTaken")
+    assert not taken.exists()  # a key the registry refused is not kept
+    one_line_error(run_cli(env, "signers", "add", "--lane", "17", "--out", str(taken)), "--lane", "1-16")
+
+    # Another lender's gateway given this keystore refuses to start, saying whose key it is.
+    other_env = {**gateway_env(tmp_path, consortium, other, "other"), "CREDITSHARE_SIGNER_KEYSTORES": str(out)}
+    one_line_error(run_cli(other_env, "serve", timeout=60), address, f"enlisted for {lender.address}")
+
+    one_line_error(run_cli(env, "signers", "remove", "nobody"), "not an address")
+    assert run_cli(env, "signers", "remove", address).returncode == 0
+    assert signers.signer_record(consortium.registry, address).active is False
+    assert address not in run_cli(env, "signers", "list").stdout

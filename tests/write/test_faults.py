@@ -2,11 +2,11 @@
 
 Everything is real: chain nodes (each scenario on Ganache and on anvil), `creditshare serve` processes spoken to
 over HTTP, their SQLite outbox. The submitting lenders sign with three keys — their own and two delegate signers,
-each in its own lane (`DELEGATES`) — so every scenario also checks exactly-once across lanes. Every scenario ends with the same exactly-once check (`assert_exactly_once`): the
-ledger's CreditEventRecorded logs of the lender carry exactly the accepted records' hashes (computed here,
-independently of the gateway), each once; the gateway's database holds every item confirmed at the very log the
-chain holds; and the lender's on-chain sequence equals the number of confirmed batches, which are seq 0..n-1 with
-no gap or repeat.
+each in its own lane (`DELEGATES`) — so every scenario also checks exactly-once across lanes. Every scenario ends
+with the same exactly-once check (`assert_exactly_once`): the ledger's CreditEventRecorded logs of the lender carry
+exactly the accepted records' hashes (computed here, independently of the gateway), each once; the gateway's
+database holds every item confirmed at the very log the chain holds; and in each lane the on-chain sequence equals
+the number of confirmed batches, which run from the lane's first sequence number with no gap or repeat.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
 from web3 import Web3
 
+from creditshare.chain import signers
 from creditshare.chain.rpc import connect
+from creditshare.chain.signers import lane_start
 from creditshare.core.db import make_engine, session_factory
-from creditshare.core.db.tables import Lock
+from creditshare.core.db.tables import Batch, Lock
 from creditshare.devtools.devchain import ENGINES, DevChain, dev_accounts, engine_named, free_port
 from creditshare.devtools.rpc_proxy import RpcProxy
 from tests.support import Consortium
@@ -44,6 +47,7 @@ from tests.support.exactly_once import (
     wait_mid_stream,
 )
 from tests.support.gateways import GatewayEnv, GatewayProcess, wait_until
+from tests.support.prometheus import metric
 
 #: Accounts of the shared dev chain that no other test touches: a governor (threshold 1), two lenders and the
 #: deployer. Other packages cache transactors (nonces) for accounts 0-4 and 11-13, so these tests stay off them.
@@ -296,3 +300,49 @@ def test_two_gateways_sharing_one_outbox_single_submitter_exactly_once(
     assert_no_internal_errors(home)
     print(f"shared outbox: lease owners seen {len(owners)}; {summary}")
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_delegate_signer_removed_mid_stream_lane_retires_records_exactly_once(
+    tmp_path: Path,
+    devchain: DevChain,
+    consortium: Consortium,
+    accounts: list[LocalAccount],
+    gateways: list[GatewayProcess],
+) -> None:
+    """A governor removes one of the lender's delegate signers while its batches are in flight (a leaked key):
+    what it had sent after the removal reverts and goes back to the outbox, its lane retires, the other two keys
+    carry every record, exactly once, and nothing of that lane lands after the removal."""
+    lender = accounts[LENDER_A]
+    proxy = RpcProxy(devchain.rpc_url).start()
+    proxy.latency = 0.01  # keeps batches in flight long enough to be caught
+    env = GatewayEnv(tmp_path / "gateway", lender, proxy.url, consortium.deployment)
+    leaked, _ = env.add_signers(DELEGATES)
+    key = env.add_client("loans", "submit")
+    launch(env, gateways)
+    engine = make_engine(env.database)
+
+    records = make_records("RETIRE", 1200)
+    for i in range(0, 1200, 300):
+        post_accepted(env.url, key, records[i : i + 300])
+    wait_mid_stream(engine, lender.address, len(records))
+    removal = signers.remove_signer(consortium.registry, consortium.tx(accounts[GOVERNOR]), leaked.address)
+    late = make_records("RETIRE-LATE", 300)
+    post_accepted(env.url, key, late)
+
+    wait_all_confirmed(engine, lender.address, len(records) + len(late), env.home)
+    summary = assert_exactly_once(consortium, lender.address, record_hashes(records + late, lender.address), engine)
+    lane = signers.signer_record(consortium.registry, leaked.address).lane
+    with session_factory(engine)() as session:
+        landed = session.scalars(
+            select(Batch.block_number).where(
+                Batch.status == "confirmed", Batch.seq >= lane_start(lane), Batch.seq < lane_start(lane + 1)
+            )
+        ).all()
+    assert all(block <= removal["blockNumber"] for block in landed), (landed, removal["blockNumber"])
+    wait_until(lambda: metric(httpx.get(env.url + "/metrics", timeout=10).text, "creditshare_signing_lanes") == 2)
+    assert httpx.get(env.url + "/readyz", timeout=30).status_code == 200
+    assert_no_internal_errors(env.home)
+    print(f"signer removed: lane {lane} had {len(landed)} batches before; {summary}")
+    engine.dispose()
+    proxy.stop()

@@ -8,17 +8,21 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from hexbytes import HexBytes
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from creditshare.chain.signers import lane_start
+from creditshare.chain.transactor import SignedTx
 from creditshare.core.crypto import RecordCipher
 from creditshare.core.db import make_engine, session_factory, transaction
-from creditshare.core.db.tables import AuditEntry, OutboxItem
+from creditshare.core.db.tables import AuditEntry, Batch, OutboxItem
 from creditshare.core.secrets import ConsortiumSecret
 from creditshare.domain.identity import HmacKeys, HmacSource
 from creditshare.domain.status import ItemStatus, RecordStatus
 from creditshare.read.audit import AuditLog, AuditRequest
-from creditshare.write.batches import BatchStore
+from creditshare.write.batches import BatchStore, ItemsTaken
+from creditshare.write.lanes import LanePlan
 from creditshare.write.outbox import Outbox
 from creditshare.write.reseal import reseal_legacy
 from creditshare.write.seal import RowSeal, columns_of
@@ -174,3 +178,41 @@ def test_reseal_legacy_rows_checks_them_and_refuses_forged_ones(
         refused = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(result.refused))).all()
         assert {(r.status, r.error_code) for r in refused} == {(ItemStatus.FAILED, "tampered_row")}
         assert session.scalar(select(AuditEntry.id)) is not None
+
+
+def test_lanes_share_the_outbox_and_claim_each_item_once(outbox: Outbox, factory: sessionmaker[Session]) -> None:
+    """Lanes of one lender split the pending items between them (id mod lanes), and a batch can claim only items
+    still pending: a lane that read an item another lane took stores nothing (`ItemsTaken`)."""
+    outcomes = outbox.submit_events([build_record() for _ in range(9)])
+    ids = sorted(o.event_id for o in outcomes if o.event_id is not None)
+    plan = LanePlan([0, 1, 2])
+    stores = [
+        BatchStore(factory, LENDER, lambda session: None, lane, lambda lane=lane: plan.share(lane)) for lane in range(3)
+    ]
+    shares = [{p.id for p in store.pending(100)} for store in stores]
+    assert set().union(*shares) == set(ids) and sum(len(s) for s in shares) == len(ids)  # a partition
+    assert all(i % 3 == lane for lane, share in enumerate(shares) for i in share)
+
+    plan.retire(2)  # lane 2's signer was removed: lanes 0 and 1 take everything from now on
+    assert stores[2].pending(100) == []
+    assert {p.id for p in stores[0].pending(100)} | {p.id for p in stores[1].pending(100)} == set(ids)
+
+    def signed(nonce: int) -> SignedTx:
+        return SignedTx(HexBytes(os.urandom(100)), "0x" + os.urandom(32).hex(), nonce)
+
+    taken = sorted(shares[0])
+    stores[0].store_signed(0, signed(0), taken, 0, os.urandom(32))
+    # Lane 1, with a stale view (a gateway restarted with other keys), tries two of the same items and one new.
+    stale = [*taken[:2], sorted(shares[1])[0]]
+    with pytest.raises(ItemsTaken):
+        stores[1].store_signed(lane_start(1), signed(0), stale, 0, os.urandom(32))
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Batch)) == 1  # nothing of lane 1's attempt stored
+        rows = session.execute(select(OutboxItem.id, OutboxItem.status, OutboxItem.batch_index)).all()
+    assert {i: (status, index) for i, status, index in rows if i in stale} == {
+        taken[0]: (ItemStatus.SUBMITTED, 0),
+        taken[1]: (ItemStatus.SUBMITTED, 1),
+        stale[2]: (ItemStatus.PENDING, None),
+    }
+    # Each lane sees only its own batches.
+    assert [b.seq for b in stores[0].open_batches()] == [0] and stores[1].open_batches() == []

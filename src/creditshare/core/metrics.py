@@ -72,6 +72,11 @@ class Metrics:
         self.reports = Counter("creditshare_reports", "Credit reports served by purpose", ["purpose"], registry=r)
         self.verifications = Counter("creditshare_verifications", "Verify requests by result", ["match"], registry=r)
         self.rate_limited = Counter("creditshare_rate_limited", "Queries refused by rate limit", ["scope"], registry=r)
+        self.signing_lanes = Gauge(
+            "creditshare_signing_lanes",
+            "Signing keys (lanes) that take new batches; a lane retires when its delegate signer is removed",
+            registry=r,
+        )
         self.chain_head = Gauge(
             "creditshare_chain_head_block", "The chain's head block, as the index follower saw it", registry=r
         )

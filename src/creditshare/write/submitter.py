@@ -311,8 +311,8 @@ class Submitter:
         if not state.lane_ok:  # this delegate signer was removed: the lender's other lanes take its share
             if self._plan is not None:
                 self._plan.retire(self.lane)
-            self.last_error = f"delegate signer {self._tx.address} no longer serves lane {self.lane}; lane retired"
-            log.warning("submitter: %s", self.last_error)
+            signer = self._tx.address
+            log.warning("submitter: delegate signer %s no longer serves lane %s; lane retired", signer, self.lane)
             return False
         message = NOT_ACTIVE_MESSAGE.format(self.lender)
         if state.paused and not state.for_good:
