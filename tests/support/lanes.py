@@ -80,12 +80,19 @@ LaneFactory = Callable[..., tuple["Lane", RpcProxy]]
 def lane_behind(
     accounts: list[LocalAccount], tmp_path: Path, gateways: list[GatewayProcess]
 ) -> Iterator[Callable[..., tuple[Lane, RpcProxy]]]:
-    """Start a gateway behind a proxy in front of `w3`'s node (fresh contracts); returns the lane and proxy."""
+    """Start a gateway behind a proxy in front of `w3`'s node (fresh contracts), its lender signing with its own key
+    and `delegates` delegate signers; returns the lane and proxy."""
     proxies: list[RpcProxy] = []
     engines: list[Engine] = []
 
     def start(
-        w3: Web3, node_url: str, *, besu: BesuLimits | None = None, fallbacks: int = 0, **extra: str
+        w3: Web3,
+        node_url: str,
+        *,
+        besu: BesuLimits | None = None,
+        fallbacks: int = 0,
+        delegates: int = 0,
+        **extra: str,
     ) -> tuple[Lane, RpcProxy]:
         consortium = Consortium.deploy(w3, accounts[: DEPLOYER + 1], governors=[accounts[GOVERNOR]], threshold=1)
         lender = accounts[LENDER]
@@ -97,6 +104,7 @@ def lane_behind(
         if others:
             settings["CREDITSHARE_RPC_FALLBACK_URLS"] = ",".join(other.url for other in others)
         env = GatewayEnv(tmp_path / "gateway", lender, proxy.url, consortium.deployment, extra={**settings, **extra})
+        env.add_signers(delegates)  # each in its own lane: the lender then signs with 1 + delegates keys
         key = env.add_client("loans", "submit")
         gateways.append(GatewayProcess(env).start())
         engine = make_engine(env.database)

@@ -29,6 +29,9 @@ from tests.support.prometheus import metric
 
 pytestmark = pytest.mark.slow
 
+#: Delegate signers beside the lender's own key: every scenario runs on three keys, three lanes.
+DELEGATES = 2
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -87,7 +90,7 @@ def test_fault_loses_nothing_duplicates_nothing_and_shows(
     name: str, w3: Web3, devchain: DevChain, lane_behind: LaneFactory
 ) -> None:
     fault = FAULTS[name]
-    lane, proxy = lane_behind(w3, devchain.rpc_url)
+    lane, proxy = lane_behind(w3, devchain.rpc_url, delegates=DELEGATES)
     before, during = make_records(f"NF-{name}-1", 150), make_records(f"NF-{name}-2", 150)
     post_accepted(lane.env.url, lane.key, before)
     if name in ("reset", "cut_in_half"):
@@ -117,6 +120,7 @@ def test_fault_loses_nothing_duplicates_nothing_and_shows(
 
     assert shown_during > shown_before, (name, shown_before, shown_during)
     summary = lane.check_outcome(before + during)
+    assert summary["lanes"] == 1 + DELEGATES, summary
     wait_until(lambda: lane.readyz().status_code == 200, timeout=60)
     print(f"{name}: injected {dict(proxy.injected)}; {summary}")
 
@@ -125,9 +129,10 @@ def test_besu_limits_pending_cap_logs_range_and_result_cap(
     tmp_path: Path, gateways: list[GatewayProcess], lane_behind: LaneFactory
 ) -> None:
     """Besu's limits on a node with 1-second blocks: at most 4 pending transactions per sender (answered as Besu
-    does), `eth_getLogs` over at most 5 blocks and answers cut silently at 50 logs (a block holds at most 40 here).
-    The gateway runs the `besu-qbft` profile but is told to keep 8 batches in flight, so the node must refuse
-    some."""
+    does), `eth_getLogs` over at most 5 blocks and answers cut silently at 50 logs. The lender signs with three keys
+    and the gateway is told to keep 8 batches in flight per key, so the node must refuse some of each. Batches of 3
+    keep a block below the result cap (12 pending batches × 4 logs): a node whose cap is below one block's logs
+    cannot be read at all (docs/operations.md)."""
     chain = DevChain(port=free_port(), accounts=20, block_time=1, engine=Anvil(), log_file=tmp_path / "anvil.log")
     chain.start()
     try:
@@ -135,13 +140,14 @@ def test_besu_limits_pending_cap_logs_range_and_result_cap(
             connect(chain.rpc_url),
             chain.rpc_url,
             besu=BesuLimits(pending_per_sender=4, max_logs_range=5, max_logs_results=50),
+            delegates=DELEGATES,  # the cap is per sender: three keys, each refused past its own 4
             CREDITSHARE_CHAIN_PROFILE="besu-qbft",
             CREDITSHARE_GAS_PRICE_MODE="node",  # anvil charges a base fee; a Besu free-gas network would not
             CREDITSHARE_MAX_IN_FLIGHT="8",
             # The node's result cap must be known: a page cut silently below it cannot be told from a full one
             # (without this setting 216 of 400 logs went unindexed here).
             CREDITSHARE_LOGS_MAX_RESULTS="50",
-            CREDITSHARE_BATCH_SIZE="10",
+            CREDITSHARE_BATCH_SIZE="3",
             CREDITSHARE_INDEX_POLL_INTERVAL="3",  # several blocks per read: more than 50 logs
             CREDITSHARE_CHAIN_STALL_SECONDS="30",
         )
@@ -149,6 +155,7 @@ def test_besu_limits_pending_cap_logs_range_and_result_cap(
         for i in range(0, len(records), 200):
             post_accepted(lane.env.url, lane.key, records[i : i + 200])
         summary = lane.check_outcome(records)
+        assert summary["lanes"] == 1 + DELEGATES, summary
         shown = lane.metrics()
         assert (
             proxy.injected["pending_cap"] > 0 and metric(shown, "creditshare_chain_errors_total", kind="node_busy") > 0
