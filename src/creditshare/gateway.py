@@ -7,7 +7,6 @@ import logging
 import threading
 from urllib.parse import urlsplit
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 
 from creditshare.alerts.delivery import Deliverer, RetryPolicy
@@ -20,14 +19,13 @@ from creditshare.chain.disputes import DisputeSender
 from creditshare.chain.ledger import LedgerClient
 from creditshare.chain.nodes import NodeSet
 from creditshare.chain.rpc import contract_at, make_web3
-from creditshare.chain.signers import signer_record
+from creditshare.chain.signers import delegate_lanes
 from creditshare.chain.transactor import Transactor
 from creditshare.core.config import Settings
 from creditshare.core.crypto import RecordCipher
 from creditshare.core.db import Sessions, checkpoint_loop, make_engine, session_factory
 from creditshare.core.db.group_commit import GroupCommit
 from creditshare.core.db.lease import Lease
-from creditshare.core.exceptions import ConfigError
 from creditshare.core.keystore import load_delegate_signers, load_signer
 from creditshare.core.metrics import Metrics
 from creditshare.core.ratelimit import RateLimiter
@@ -100,7 +98,7 @@ class Gateway:
         transactor = Transactor(self.w3, account, gas_price=node.fixed_gas_price)
         lanes = [(0, transactor)] + [
             (lane, Transactor(self.w3, signer, gas_price=node.fixed_gas_price))
-            for lane, signer in self._delegate_lanes(load_delegate_signers(settings))
+            for lane, signer in delegate_lanes(self.registry, self.lender, load_delegate_signers(settings))
         ]
         self.lanes = LanePlan([lane for lane, _ in lanes])
         config = SubmitterConfig(
@@ -242,24 +240,6 @@ class Gateway:
     def oldest_unsettled_seconds(self) -> float:
         """Seconds the oldest batch in flight, in any lane, has waited to settle."""
         return max(s.oldest_unsettled_seconds() for s in self.submitters)
-
-    def _delegate_lanes(self, signers: list[LocalAccount]) -> list[tuple[int, LocalAccount]]:
-        """Each configured delegate signer with its lane, as the registry has it. A signer enlisted for another
-        lender, or never enlisted, is a configuration error; one since removed is left out (it could only fail)."""
-        lanes: list[tuple[int, LocalAccount]] = []
-        for signer in signers:
-            record = signer_record(self.registry, signer.address)
-            if record.lender is None or record.lender != self.lender:
-                whose = "not enlisted" if record.lender is None else f"enlisted for {record.lender}"
-                raise ConfigError(
-                    f"delegate signer {signer.address} is {whose}, not for {self.lender}: "
-                    "run `creditshare signers add` or fix CREDITSHARE_SIGNER_KEYSTORES"
-                )
-            if not record.active:
-                log.warning("delegate signer %s (lane %s) was removed; not used", signer.address, record.lane)
-                continue
-            lanes.append((record.lane, signer))
-        return lanes
 
     def _node_in_use(self) -> str | None:
         """Which node the gateway talks to, when fallbacks are configured (None otherwise)."""

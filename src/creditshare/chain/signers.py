@@ -8,6 +8,7 @@ enlisting.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from eth_account.messages import encode_defunct
@@ -19,6 +20,8 @@ from web3.types import TxReceipt
 from creditshare.chain.rpc import translate_errors
 from creditshare.chain.transactor import Transactor
 from creditshare.core.exceptions import ConfigError
+
+log = logging.getLogger(__name__)
 
 #: Bits below a lane's number in a ledger sequence number (CreditLedger._LANE_SHIFT).
 LANE_SHIFT = 56
@@ -96,3 +99,22 @@ def free_lane(registry: Contract, lender: str) -> int:
         if lane not in taken:
             return lane
     raise ConfigError(f"all {MAX_LANES} lanes of {lender} have a signer; remove one first")
+
+
+def delegate_lanes(registry: Contract, lender: str, accounts: list[LocalAccount]) -> list[tuple[int, LocalAccount]]:
+    """Each delegate signer of `accounts` with its lane, as the registry has it. A key enlisted for another lender,
+    or never enlisted, is a configuration error; one since removed is left out (it could only fail)."""
+    lanes: list[tuple[int, LocalAccount]] = []
+    for account in accounts:
+        record = signer_record(registry, account.address)
+        if record.lender is None or record.lender != Web3.to_checksum_address(lender):
+            whose = "not enlisted" if record.lender is None else f"enlisted for {record.lender}"
+            raise ConfigError(
+                f"delegate signer {account.address} is {whose}, not for {lender}: "
+                "run `creditshare signers add` or fix CREDITSHARE_SIGNER_KEYSTORES"
+            )
+        if not record.active:
+            log.warning("delegate signer %s (lane %s) was removed; not used", account.address, record.lane)
+            continue
+        lanes.append((record.lane, account))
+    return lanes
