@@ -8,10 +8,11 @@ import {ICreditLedger} from "../../contracts/interfaces/ICreditLedger.sol";
 import {ItemModel} from "./ItemModel.sol";
 import {ForgeTest, Vm} from "./Vm.sol";
 
-/// @notice Drives the ledger with batches and corrections from three lenders, an auditor, a governor and an
-/// outsider, while governance suspends, reinstates and removes lenders and pauses the consortium. From the ledger's
-/// events it keeps an independent record of who recorded which record hash and how many batches each account had
-/// accepted, and counts every accepted write that breaks a rule.
+/// @notice Drives the ledger with batches and corrections from three lenders, a delegate signer of each (lanes 1-3),
+/// an auditor, a governor and an outsider, while governance suspends, reinstates and removes lenders and pauses the
+/// consortium, and lenders or the governor remove signers. From the ledger's events it keeps an independent record
+/// of who recorded which record hash and how many batches each lender's lane had accepted, and counts every
+/// accepted write that breaks a rule.
 contract LedgerHandler is ForgeTest {
     struct Batch {
         address lender;
@@ -22,12 +23,17 @@ contract LedgerHandler is ForgeTest {
     ConsortiumRegistry public immutable registry;
     CreditLedger public immutable ledger;
     address public immutable governor;
-    address[] public actors; // lenders first, then an auditor, the governor and an outsider
+    address[] public actors; // lenders first, then an auditor, the governor, an outsider, then the delegates
     uint256 public immutable lenderCount;
 
     Batch[] internal _batches;
     mapping(bytes32 recordHash => address recorder) public recorderOf;
-    mapping(address account => uint256 batches) public acceptedBatches;
+    mapping(address lender => mapping(uint8 lane => uint256 batches)) public acceptedBatches;
+    /// The model of delegate signers: whose, in which lane, and whether removed (kept here, not read back).
+    mapping(address signer => address lender) public delegateOf;
+    mapping(address signer => uint8 lane) public laneOf;
+    mapping(address signer => bool removed) public signerRemoved;
+    address[] public delegates;
     uint256 internal _nonce;
 
     /// Accepted writes that broke a rule (each must stay zero).
@@ -48,6 +54,25 @@ contract LedgerHandler is ForgeTest {
         governor = governor_;
         actors = actors_;
         lenderCount = lenders;
+    }
+
+    /// Enlists a delegate signer (private key `key`) for `lender` in `lane`, with the signer's consent.
+    function enlist(address lender, uint256 key, uint8 lane) external {
+        address signer = vm.addr(key);
+        bytes32 digest = keccak256(
+            abi.encodePacked("\x19Ethereum Signed Message:\n32", registry.signerConsentDigest(lender, signer, lane))
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        vm.prank(lender);
+        registry.addSigner(signer, lane, abi.encodePacked(r, s, v));
+        delegateOf[signer] = lender;
+        laneOf[signer] = lane;
+        delegates.push(signer);
+        actors.push(signer);
+    }
+
+    function delegateCount() external view returns (uint256) {
+        return delegates.length;
     }
 
     function actorCount() external view returns (uint256) {
@@ -76,7 +101,8 @@ contract LedgerHandler is ForgeTest {
                 words[4 * i + w] = item[w];
             }
         }
-        uint64 seq = ledger.nextSequence(actor);
+        (address lender, uint8 lane) = _principal(actor);
+        uint64 seq = ledger.nextSequenceInLane(lender, lane);
         if ((r >> 60) % 16 == 0) {
             seq = (r >> 64) % 2 == 0 || seq == 0 ? seq + 1 : seq - 1; // one ahead or one behind (a replay)
         }
@@ -91,12 +117,15 @@ contract LedgerHandler is ForgeTest {
         Batch storage original = _batches[r % _batches.length];
         uint256 index = (r >> 16) % original.hashes.length;
         address actor = (r >> 24) % 4 == 0 ? _actor(actorSeed) : original.lender;
+        if ((r >> 28) % 3 == 0) actor = delegates[(r >> 30) % delegates.length]; // a signer corrects (maybe its own)
         ICreditLedger.RecordRef memory ref =
             ICreditLedger.RecordRef(original.lender, original.seq, index, original.hashes);
         uint256 tamper = (r >> 32) % 8;
         if (tamper == 0) ref.lender = actor; // claim another lender's batch as one's own
         if (tamper == 1) ref.index = (r >> 40) % (original.hashes.length + 1);
-        _send(actor, abi.encodeCall(ledger.correctRecord, (ledger.nextSequence(actor), ref, _creditEvent(r >> 48))));
+        (address lender, uint8 lane) = _principal(actor);
+        uint64 seq = ledger.nextSequenceInLane(lender, lane);
+        _send(actor, abi.encodeCall(ledger.correctRecord, (seq, ref, _creditEvent(r >> 48))));
     }
 
     /// Governance (threshold 1): suspend, reinstate or remove a lender, pause or unpause.
@@ -117,11 +146,28 @@ contract LedgerHandler is ForgeTest {
         try registry.propose(action, target, IConsortiumRegistry.Role.None, 0, "") {} catch {}
     }
 
+    /// A delegate signer removed, rarely: by its lender (whatever the lender's status) or by the governor.
+    function removeSigner(uint256 seed) external {
+        uint256 r = uint256(keccak256(abi.encode(seed, "removeSigner")));
+        if (r % 4 != 0) return;
+        address signer = delegates[(r >> 8) % delegates.length];
+        vm.prank((r >> 16) % 2 == 0 ? delegateOf[signer] : governor);
+        try registry.removeSigner(signer) {
+            signerRemoved[signer] = true;
+        } catch {}
+    }
+
     function warp(uint256 secondsSeed) external {
         vm.warp(block.timestamp + bound(secondsSeed, 1, 3 days));
     }
 
     // ------------------------------------------------------------------ bookkeeping
+
+    /// @dev For whom and in which lane `actor` writes, by the model: a delegate for its lender, anyone else for itself.
+    function _principal(address actor) internal view returns (address lender, uint8 lane) {
+        lender = delegateOf[actor];
+        return lender == address(0) ? (actor, 0) : (lender, laneOf[actor]);
+    }
 
     /// @dev Mostly a lender, sometimes the auditor, the governor or the outsider.
     function _actor(uint256 seed) internal view returns (address) {
@@ -158,23 +204,26 @@ contract LedgerHandler is ForgeTest {
     }
 
     function _send(address actor, bytes memory call) internal {
-        bool mayWrite = registry.isActive(actor, IConsortiumRegistry.Role.Lender) && !registry.paused();
-        uint64 seqBefore = ledger.nextSequence(actor);
+        (address lender, uint8 lane) = _principal(actor);
+        bool isDelegate = lender != actor;
+        bool mayWrite = registry.isActive(lender, IConsortiumRegistry.Role.Lender) && !registry.paused()
+            && !(isDelegate && signerRemoved[actor]);
+        uint64 seqBefore = ledger.nextSequenceInLane(lender, lane);
         vm.recordLogs();
         vm.prank(actor);
         (bool ok,) = address(ledger).call(call);
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        uint64 seqAfter = ledger.nextSequence(actor);
+        uint64 seqAfter = ledger.nextSequenceInLane(lender, lane);
         if (!ok) {
             if (seqAfter != seqBefore) ++sequenceSkips;
             return;
         }
         if (!mayWrite) ++writesByInactive;
         if (seqAfter != seqBefore + 1) ++sequenceSkips;
-        ++acceptedBatches[actor];
-        bytes32 lenderTopic = bytes32(uint256(uint160(actor)));
+        ++acceptedBatches[lender][lane];
+        bytes32 lenderTopic = bytes32(uint256(uint160(lender))); // a delegate's logs name its lender
         Batch storage b = _batches.push();
-        b.lender = actor;
+        b.lender = lender;
         b.seq = seqBefore;
         for (uint256 i = 0; i < logs.length; ++i) {
             bytes32 topic = logs[i].topics[0];
@@ -183,10 +232,10 @@ contract LedgerHandler is ForgeTest {
                 if (logs[i].topics[2] != lenderTopic) ++logsForOthers;
                 bool credit = topic == ICreditLedger.CreditEventRecorded.selector;
                 b.hashes.push(credit ? logs[i].topics[3] : bytes32(0));
-                if (credit) recorderOf[logs[i].topics[3]] = actor;
+                if (credit) recorderOf[logs[i].topics[3]] = lender;
             } else if (topic == ICreditLedger.CreditEventCorrected.selector) {
                 if (logs[i].topics[1] != lenderTopic) ++logsForOthers;
-                if (recorderOf[logs[i].topics[2]] != actor) ++foreignCorrections;
+                if (recorderOf[logs[i].topics[2]] != lender) ++foreignCorrections;
             } else if (topic == ICreditLedger.BatchRecorded.selector) {
                 if (logs[i].topics[1] != lenderTopic) ++logsForOthers;
             }
@@ -231,6 +280,9 @@ contract LedgerInvariantsTest is ForgeTest {
         actors[4] = GOVERNOR;
         actors[5] = address(0xC0FF); // never a member
         handler = new LedgerHandler(registry, ledger, GOVERNOR, actors, 3);
+        for (uint256 i = 0; i < 3; ++i) {
+            handler.enlist(actors[i], 0xD000 + i, uint8(1 + i)); // lender i's delegate in lane 1 + i
+        }
     }
 
     /// @dev Only the handler is called by the fuzzer.
@@ -250,9 +302,15 @@ contract LedgerInvariantsTest is ForgeTest {
         vm.assertEq(
             handler.sequenceSkips(), 0, "a batch moved the sequence by other than one (or a refused one moved it)"
         );
-        for (uint256 i = 0; i < handler.actorCount(); ++i) {
-            address actor = handler.actors(i);
-            vm.assertEq(ledger.nextSequence(actor), handler.acceptedBatches(actor), "nextSequence = accepted batches");
+        for (uint256 i = 0; i < handler.lenderCount(); ++i) {
+            address lender = handler.actors(i);
+            for (uint8 lane = 0; lane <= 3; ++lane) {
+                vm.assertEq(
+                    ledger.nextSequenceInLane(lender, lane),
+                    (uint256(lane) << 56) + handler.acceptedBatches(lender, lane),
+                    "a lane's next sequence = its first + its accepted batches"
+                );
+            }
         }
         uint256 n = handler.batchCount();
         for (uint256 i = n > 8 ? n - 8 : 0; i < n; ++i) {

@@ -11,6 +11,8 @@ interface Vm {
     }
 
     function prank(address msgSender) external;
+    function addr(uint256 privateKey) external pure returns (address keyAddr);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function warp(uint256 newTimestamp) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
