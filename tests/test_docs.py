@@ -18,7 +18,7 @@ from creditshare.api.openapi import openapi_schema, render
 from creditshare.core.config import ENV_PREFIX, Settings
 from creditshare.domain.identity import InvalidIdentity
 from creditshare.write.outcomes import PYDANTIC_CODES
-from creditshare.write.submitter import FATAL_ERRORS
+from creditshare.write.reverts import FATAL_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -12,6 +12,11 @@ import threading
 from dataclasses import dataclass
 
 
+def lease_name(lender: str, lane: int) -> str:
+    """The submitter lease of one lender's lane (lane 0 keeps the name it had before lanes existed)."""
+    return f"submitter:{lender.lower()}" + (f":lane{lane}" if lane else "")
+
+
 @dataclass(frozen=True)
 class Share:
     """Which pending items one lane takes: those with `id % count == position`."""

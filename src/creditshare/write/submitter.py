@@ -35,27 +35,11 @@ from creditshare.core.exceptions import ChainError, ChainUnavailable, ContractRe
 from creditshare.core.metrics import Metrics
 from creditshare.write.batches import BatchStore, ItemsTaken, PendingItem
 from creditshare.write.broadcast import Broadcaster
-from creditshare.write.lanes import LanePlan
+from creditshare.write.lanes import LanePlan, lease_name
+from creditshare.write.reverts import FATAL_ERRORS, NOT_ACTIVE_MESSAGE, WAIT_ERRORS
 from creditshare.write.seal import RowSeal
 
 log = logging.getLogger(__name__)
-
-NOT_ACTIVE_MESSAGE = "the gateway's signer {} is not an active lender of the consortium"
-
-#: Contract errors of a reversible state (a pause, a suspension): the batch's items go back to wait.
-WAIT_ERRORS = {"LedgerPaused": "ledger_paused", "LedgerNotActiveLender": "signer_not_active_lender"}
-
-#: Contract errors that no retry can fix: the items fail with the error as their reason.
-FATAL_ERRORS = {
-    "LedgerZeroKey": "invalid_item",
-    "LedgerUnknownItemType": "invalid_item",
-    "LedgerInvalidDay": "invalid_item",
-    "LedgerInvalidAmounts": "invalid_item",
-    "LedgerInvalidPurpose": "invalid_item",
-    "LedgerNonZeroPadding": "invalid_item",
-    "LedgerInvalidRecordRef": "invalid_original",
-    "LedgerNotRecordOwner": "not_record_owner",
-}
 
 
 @dataclass(frozen=True)
@@ -106,11 +90,9 @@ class Submitter:
         self.lender = ledger.lender
         self.lane = ledger.lane
         self._plan = plan
-        name = f"submitter:{self.lender.lower()}" + (f":lane{self.lane}" if self.lane else "")
-        self.lease = Lease(
-            factory, name, seconds=self.config.lease_seconds, renew_seconds=self.config.lease_renew_seconds
-        )
-        share = (lambda: plan.share(self.lane)) if plan is not None else None
+        seconds, renew = self.config.lease_seconds, self.config.lease_renew_seconds
+        self.lease = Lease(factory, lease_name(self.lender, self.lane), seconds=seconds, renew_seconds=renew)
+        share = (lambda: plan.share(self.lane)) if plan else None
         self._store = BatchStore(factory, self.lender, self.lease.fence, self.lane, share)
         self._next_seq: int | None = None
         self.last_error: str | None = None
@@ -239,6 +221,11 @@ class Submitter:
                     receipt = self._ledger.find_batch(self._tx, batch.seq, batch.digest, batch.search_from_block)
                 except BatchConflict as exc:  # another batch took this sequence: ours never landed
                     self._requeue(batch.id, "sequence_taken", str(exc))
+                    continue
+                if receipt is None:  # the node used the sequence but holds no log of it (restored from a snapshot?)
+                    log.error("submitter: sequence %s is used but the node has no log of it; resending", batch.seq)
+                    self._metrics.chain_errors.labels("lost_batches").inc()
+                    self._requeue(batch.id, "batch_log_missing", f"sequence {batch.seq} used, no log of it on chain")
                     continue
             if receipt is not None:
                 self._settle(batch.id, receipt)
