@@ -45,21 +45,6 @@ class Outcome(IntEnum):
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def lender_a(consortium: Consortium) -> LocalAccount:
-    return consortium.accounts[3]
-
-
-@pytest.fixture
-def lender_b(consortium: Consortium) -> LocalAccount:
-    return consortium.accounts[4]
-
-
-@pytest.fixture
-def governor(consortium: Consortium) -> LocalAccount:
-    return consortium.accounts[1]
-
-
 def digest(hashes: Sequence[bytes]) -> bytes:
     """keccak256 of the concatenated record hashes (what the ledger stores per batch)."""
     return bytes(Web3.keccak(b"".join(hashes)))

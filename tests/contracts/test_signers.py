@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -18,16 +17,6 @@ from tests.support import Consortium, credit_item, events, expect_revert
 from tests.support.engines import on_every_engine
 
 pytestmark = on_every_engine
-
-
-@pytest.fixture
-def lender_a(consortium: Consortium) -> LocalAccount:
-    return consortium.accounts[3]
-
-
-@pytest.fixture
-def lender_b(consortium: Consortium) -> LocalAccount:
-    return consortium.accounts[4]
 
 
 def fresh_signer(c: Consortium) -> LocalAccount:

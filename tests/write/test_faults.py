@@ -20,6 +20,7 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from creditshare.chain import signers
@@ -74,6 +75,21 @@ def launch(env: GatewayEnv, registry: list[GatewayProcess]) -> GatewayProcess:
     gateway = GatewayProcess(env)
     registry.append(gateway)
     return gateway.start()
+
+
+def behind_slow_proxy(
+    tmp_path: Path, devchain: DevChain, consortium: Consortium, lender: LocalAccount, gateways: list[GatewayProcess]
+) -> tuple[GatewayEnv, str, Engine, RpcProxy, list[LocalAccount]]:
+    """The lender's gateway on three keys, its node behind a proxy adding 10 ms per call: that keeps a batch in
+    flight long enough to be caught (anvil otherwise mines every batch before a test can look). Returns the
+    gateway's files, its API key, its database, the proxy and the delegate signers."""
+    proxy = RpcProxy(devchain.rpc_url).start()
+    proxy.latency = 0.01
+    env = GatewayEnv(tmp_path / "gateway", lender, proxy.url, consortium.deployment)
+    delegates = env.add_signers(DELEGATES)
+    key = env.add_client("loans", "submit")
+    launch(env, gateways)
+    return env, key, make_engine(env.database), proxy, delegates
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
@@ -151,15 +167,7 @@ def test_gateway_sigkill_mid_batch_twice_records_confirmed_exactly_once(
 ) -> None:
     """SIGKILL the gateway with a batch in flight, restart it, post more, SIGKILL again: exactly once."""
     lender = accounts[LENDER_A]
-    # 10 ms more per call keeps a batch in flight long enough to be caught: anvil otherwise mines every batch of
-    # the second round before the test can look.
-    proxy = RpcProxy(devchain.rpc_url).start()
-    proxy.latency = 0.01
-    env = GatewayEnv(tmp_path / "gateway", lender, proxy.url, consortium.deployment)
-    env.add_signers(DELEGATES)
-    key = env.add_client("loans", "submit")
-    launch(env, gateways)
-    engine = make_engine(env.database)
+    env, key, engine, proxy, _ = behind_slow_proxy(tmp_path, devchain, consortium, lender, gateways)
 
     first = make_records("KILL1", 1000)
     for i in range(0, 1000, 250):
@@ -320,13 +328,7 @@ def test_delegate_signer_removed_mid_stream_lane_retires_records_exactly_once(
     what it had sent after the removal reverts and goes back to the outbox, its lane retires, the other two keys
     carry every record, exactly once, and nothing of that lane lands after the removal."""
     lender = accounts[LENDER_A]
-    proxy = RpcProxy(devchain.rpc_url).start()
-    proxy.latency = 0.01  # keeps batches in flight long enough to be caught
-    env = GatewayEnv(tmp_path / "gateway", lender, proxy.url, consortium.deployment)
-    leaked, _ = env.add_signers(DELEGATES)
-    key = env.add_client("loans", "submit")
-    launch(env, gateways)
-    engine = make_engine(env.database)
+    env, key, engine, proxy, (leaked, _) = behind_slow_proxy(tmp_path, devchain, consortium, lender, gateways)
 
     records = make_records("RETIRE", 1200)
     for i in range(0, 1200, 300):
