@@ -14,6 +14,7 @@ from creditshare.chain.artifacts import LEDGER, event_topic
 from creditshare.chain.governance import MemberStatus, Role
 from creditshare.chain.logs import LogWindow, address_topic, head_block
 from creditshare.chain.rpc import Receipt, rpc, translate_errors
+from creditshare.chain.signers import signer_record
 from creditshare.chain.transactor import Transactor
 from creditshare.core.exceptions import ChainError
 
@@ -103,10 +104,10 @@ class LedgerClient:
         with translate_errors():
             role, status, _, _ = self.registry.functions.member(self.lender).call()
             paused = bool(self.registry.functions.paused().call())
-            lane_ok = True
-            if self.lane:
-                lender, lane, active = self.registry.functions.signerOf(self.signer).call()
-                lane_ok = bool(active) and str(lender).lower() == self.lender.lower() and int(lane) == self.lane
+        lane_ok = True
+        if self.lane:
+            record = signer_record(self.registry, self.signer)
+            lane_ok = record.active and record.lender == self.lender and record.lane == self.lane
         return WriterState(Role(role), MemberStatus(status), paused, lane_ok)
 
     def record_batch_data(self, seq: int, items: list[Item]) -> bytes:

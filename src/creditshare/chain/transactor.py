@@ -110,18 +110,9 @@ class Transactor:
 
     def pay(self, to: str, wei: int) -> TxReceipt:
         """Send `wei` to `to` (e.g. gas money for a delegate signer) and wait for it."""
-        nonce = self.next_nonce()
-        tx = {
-            "to": to,
-            "value": wei,
-            "gas": 21_000,
-            "gasPrice": self.gas_price,
-            "nonce": nonce,
-            "chainId": self.chain_id,
-        }
-        signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
-        self.send_raw(HexBytes(signed.raw_transaction))
-        return self.wait("0x" + signed.hash.hex().removeprefix("0x"))
+        signed = self.sign_data(to, b"", 21_000, value=wei)
+        self.send_raw(signed.raw)
+        return self.wait(signed.tx_hash)
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         """A raw JSON-RPC call (no web3 result formatting), errors translated."""

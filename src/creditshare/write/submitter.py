@@ -320,9 +320,9 @@ class Submitter:
         signed = self._tx.sign_data(self._ledger.contract.address, data, gas)
         try:
             batch_id = self._persist(seq, signed, item_ids, digest)
-        except ItemsTaken as exc:  # nothing stored, nothing sent: the nonce is read again from the node
+        except ItemsTaken as exc:  # nothing stored, nothing sent: recover (after the batches in flight settle)
             log.warning("submitter lane %s: %s; not sent", self.lane, exc)
-            self._tx.resync_nonce()
+            self._next_seq = None
             return
         self._next_seq = seq + 1
         sent = self._sender.submit(self.broadcaster.send, signed.raw)
