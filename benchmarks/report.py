@@ -89,7 +89,7 @@ from creditshare.domain.report import (
     fold,
 )
 from creditshare.read.decode import decode_logs
-from creditshare.read.follower import Follower
+from creditshare.read.follower import Follower, rows_per_write_for, write_runs
 from creditshare.read.reports import build_report
 from creditshare.read.store import store_batch
 
@@ -467,11 +467,13 @@ def ingest(
     range_size: int,
     progress_every: int,
 ) -> IngestStats:
-    """Write the blocks' logs into the index as `Follower.sync_once` does, one block range per transaction:
-    `decode_logs`, then `store_batch`: the rows of each table, the blocks' IndexBlock rows (blocks with logs
-    and the range end) and the idx_state cursor. Ranges without logs are skipped (a follower only moves its
-    cursor over them)."""
+    """Write the blocks' logs into the index as `Follower.sync_once` does: `range_size` blocks per page (one
+    `eth_getLogs`), each page split into runs of whole blocks of at most the follower's rows per write
+    (`write_runs`), each run `decode_logs` then `store_batch` in one transaction: the rows of each table, the
+    blocks' IndexBlock rows (blocks with logs and the run's end) and the idx_state cursor. Pages without logs are
+    skipped (a follower only moves its cursor over them)."""
     stats = IngestStats()
+    rows_per_write = rows_per_write_for(factory)
     with transaction(factory) as session:
         session.add(
             IndexState(
@@ -491,15 +493,22 @@ def ingest(
     started = time.perf_counter()
 
     def flush(index: int) -> None:
-        nonlocal pending, times, next_report
+        nonlocal pending, times
         end = min(as_of_block, first_block + (index + 1) * range_size - 1)
         times[end] = block_time(end)
-        hashes = {n: bytes.fromhex(_h("block", n)[2:]) for n in times}
+        for last, part in write_runs(pending, end, rows_per_write):
+            store_run(part, last)
+        pending, times = [], {}
+
+    def store_run(part: list[dict[str, Any]], last: int) -> None:
+        nonlocal next_report
+        numbers = {int(entry["blockNumber"], 16) for entry in part} | {last}
         t0 = time.perf_counter()
-        batch = decode_logs(pending, deployment.ledger, deployment.registry, times)
+        batch = decode_logs(part, deployment.ledger, deployment.registry, {n: times[n] for n in numbers})
         t1 = time.perf_counter()
         with transaction(factory) as session:
-            store_batch(session, batch, {n: (hashes[n], t) for n, t in times.items()}, end)
+            blocks = {n: (bytes.fromhex(_h("block", n)[2:]), times[n]) for n in numbers}
+            store_batch(session, batch, blocks, last)
         t2 = time.perf_counter()
         stats.decode_s += t1 - t0
         stats.insert_s += t2 - t1
@@ -507,9 +516,8 @@ def ingest(
         segment[0] += batch.size
         segment[1] += t2 - t0
         stats.events += len(batch.table("events"))
-        stats.logs += len(pending)
+        stats.logs += len(part)
         stats.ranges += 1
-        pending, times = [], {}
         if stats.events >= next_report:
             rate = segment[0] / segment[1]
             log(f"  {stats.events:,} events indexed; last {segment[0]:,} rows at {rate:,.0f} rows/s (decode+insert)")

@@ -178,13 +178,6 @@ CASES: list[Case] = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'index.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def test_follower_quarantines_every_unacceptable_log_and_keeps_going(rogue: Rogue, database_url: str) -> None:
     w3: Web3 = rogue.consortium.w3
     subject = key()

@@ -42,13 +42,6 @@ from tests.write.test_faults import (
 LENDER = "0x" + "ab" * 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'gateway.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def test_lease_taken_over_fences_the_old_holders_writes(database_url: str) -> None:
     engine = make_engine(database_url)
     try:

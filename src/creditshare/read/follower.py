@@ -50,7 +50,7 @@ def _check_same_chain(logs: list[dict[str, Any]], headers: dict[int, tuple[bytes
             raise ChainError(f"the logs of block {number} are of another branch than its header; reading again")
 
 
-def _by_blocks(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+def write_runs(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """Split a range's logs (in chain order) into runs of whole blocks of at most `limit` logs (a block with more
     is a run of its own), each with the block its cursor moves to; the last run ends at `end`.
 
@@ -64,6 +64,13 @@ def _by_blocks(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tup
             part = []
         part += block_logs
     yield end, part
+
+
+def rows_per_write_for(factory: sessionmaker[Session]) -> int:
+    """Logs per write transaction by default. On SQLite each one holds the only writer (API requests queue behind
+    it), so they stay small; PostgreSQL writers do not wait on each other, and a bigger COPY costs less per row."""
+    bind = factory.kw.get("bind")
+    return 8_192 if bind is not None and bind.dialect.name == "postgresql" else 512
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class Follower:
         confirmations: int = 0,
         max_range: int = 2_000,
         max_results: int | None = None,
-        rows_per_write: int = 512,
+        rows_per_write: int | None = None,
         metrics: Metrics | None = None,
         lease: Lease | None = None,
         on_stored: OnStored | None = None,
@@ -99,7 +106,7 @@ class Follower:
         self.confirmations = confirmations
         narrowed = (lambda why: metrics.chain_errors.labels(f"logs_{why}").inc()) if metrics is not None else None
         self._logs = LogWindow(w3, max_range, max_results, on_narrow=narrowed)
-        self.rows_per_write = rows_per_write
+        self.rows_per_write = rows_per_write or rows_per_write_for(factory)
         self._metrics = metrics
         #: With a lease, one follower per database writes the index; another one stands by (two followers would
         #: race on the cursor).
@@ -171,7 +178,7 @@ class Follower:
         )
         logs, end = page.logs, page.end
         rows = 0
-        for last, part in _by_blocks(logs, end, self.rows_per_write):
+        for last, part in write_runs(logs, end, self.rows_per_write):
             numbers = sorted({int(entry["blockNumber"], 16) for entry in part} | {last})
             headers = {number: self._header(number) for number in numbers}
             _check_same_chain(part, headers)

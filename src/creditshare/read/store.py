@@ -6,6 +6,7 @@ Rows are keyed by (block, log index), so a re-read range inserts nothing twice.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from creditshare.core.db import Base
+from creditshare.core.db import Base, copy_rows
 from creditshare.core.db.tables import (
     Alert,
     IndexBlock,
@@ -40,10 +41,14 @@ _MODELS: dict[Table, type[Base]] = {
 }
 
 
-def _insert_ignoring_duplicates(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]], *, new: bool) -> None:
+    """Insert rows, skipping those already stored; rows known to be `new` go in by COPY on PostgreSQL."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
+    if new and dialect == "postgresql":
+        copy_rows(session, model.__tablename__, rows)
+        return
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Core insert on the table: the ORM's bulk path costs more per row than the database does.
     session.execute(insert(model.metadata.tables[model.__tablename__]).on_conflict_do_nothing(), rows)
@@ -72,16 +77,19 @@ def store_batch(
     """Write one decoded range: the rows the index accepts, the quarantined logs, the blocks' (hash, timestamp),
     and the cursor moved to `last_block` (which must be among `blocks`); then `on_stored`. Rows already present
     are skipped, so a re-read range adds nothing."""
+    state = session.get(IndexState, 1, with_for_update=True)
+    assert state is not None
+    # Rows and the cursor commit together, so nothing above the cursor is ever stored: a range wholly above it
+    # (the follower's every range) holds only new rows, and the lock on the cursor keeps that true until commit.
+    positions = (row["block_number"] for row in itertools.chain((i.row for i in rows.items), rows.quarantine))
+    new = state.last_block < min(itertools.chain(blocks, positions))
     checked = screen(session, rows)
     tables: dict[str, list[dict[str, Any]]] = {name: checked.table(name) for name in _MODELS}
     for name, model in _MODELS.items():
-        _insert_ignoring_duplicates(session, model, tables[name])
-    _insert_ignoring_duplicates(session, IndexQuarantine, checked.quarantine)
-    _insert_ignoring_duplicates(
-        session, IndexBlock, [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in blocks.items()]
-    )
-    state = session.get(IndexState, 1)
-    assert state is not None
+        _insert_rows(session, model, tables[name], new=new)
+    _insert_rows(session, IndexQuarantine, checked.quarantine, new=new)
+    block_rows = [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in blocks.items()]
+    _insert_rows(session, IndexBlock, block_rows, new=new)
     state.last_block = last_block
     state.last_hash = blocks[last_block][0]
     counts: dict[str, int] = {}

@@ -118,3 +118,23 @@ def driver_rows(conn: Connection, statement: Executable) -> Sequence[Any]:
         return list(result.cursor.fetchall())
     finally:
         result.close()
+
+
+def copy_rows(session: Session, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Write `rows` (dicts with the same keys) into `table` by PostgreSQL's COPY, in the session's transaction.
+
+    Several times faster than batched INSERTs per row, but COPY cannot skip a row that is already there: a
+    duplicate key fails the transaction. Only for rows the caller knows are new."""
+    if not rows:
+        return
+    from psycopg import sql  # PostgreSQL only: SQLite databases never import the driver
+
+    columns = list(rows[0])
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
