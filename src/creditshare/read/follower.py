@@ -30,8 +30,9 @@ from creditshare.core.db.lease import Lease
 from creditshare.core.db.tables import IndexBlock, IndexState
 from creditshare.core.exceptions import ChainError, CreditShareError
 from creditshare.core.metrics import Metrics
-from creditshare.read.decode import decode_logs
-from creditshare.read.store import OnStored, delete_above, quarantined_by_reason, store_batch
+from creditshare.core.pipeline import pipelined
+from creditshare.read.decode import IndexRows, decode_logs
+from creditshare.read.store import OnStored, Stored, delete_above, quarantined_by_reason, store_batch
 
 log = logging.getLogger(__name__)
 
@@ -178,18 +179,25 @@ class Follower:
         )
         logs, end = page.logs, page.end
         rows = 0
-        for last, part in write_runs(logs, end, self.rows_per_write):
+
+        def prepare(run: tuple[int, list[dict[str, Any]]]) -> tuple[int, IndexRows, dict[int, tuple[bytes, int]]]:
+            last, part = run
             numbers = sorted({int(entry["blockNumber"], 16) for entry in part} | {last})
             headers = {number: self._header(number) for number in numbers}
             _check_same_chain(part, headers)
-            decoded = decode_logs(
-                part, self.deployment.ledger, self.deployment.registry, {n: h[1] for n, h in headers.items()}
-            )
+            times = {n: h[1] for n, h in headers.items()}
+            return last, decode_logs(part, self.deployment.ledger, self.deployment.registry, times), headers
+
+        def write(run: tuple[int, IndexRows, dict[int, tuple[bytes, int]]]) -> tuple[int, int, Stored]:
+            last, decoded, headers = run
             with transaction(self._factory) as session:
-                stored = store_batch(session, decoded, headers, last, self._on_stored)
+                return last, decoded.size, store_batch(session, decoded, headers, last, self._on_stored)
+
+        # While one run is written, the next one's headers are read and its logs decoded.
+        for last, size, stored in pipelined(write_runs(logs, end, self.rows_per_write), prepare, write):
             if stored.raised and self._after_commit is not None:
                 self._after_commit(stored.raised)
-            rows += decoded.size
+            rows += size
             self._saw(head, last, caught_up=last >= target, quarantined=stored.quarantined)
         return SyncProgress(end, target, rows)
 
