@@ -9,14 +9,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from eth_abi import encode as abi_encode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from creditshare.chain.artifacts import REGISTRY, event_topic
 from creditshare.chain.governance import MemberStatus, Role
 from creditshare.core.db import make_engine, session_factory, transaction
 from creditshare.core.db.engine import Sessions
 from creditshare.core.db.tables import IndexBlock, IndexEvent, IndexMemberEvent, IndexState
-from creditshare.read.decode import IndexRows, Item
+from creditshare.read.decode import IndexRows, Item, decode_logs
 from creditshare.read.store import store_batch
 
 LENDER = "0x" + "ab" * 20
@@ -115,3 +117,23 @@ def test_two_writers_of_one_range_store_it_once(pg_url: str) -> None:
         )
     finally:
         engine.dispose()
+
+
+def test_member_name_with_control_characters_is_stored(factory: Sessions) -> None:
+    """The registry bounds a name's length only; a NUL in it once made PostgreSQL refuse the range, and the
+    follower would have retried it forever."""
+    registry = "0x" + "11" * 20
+    raw = {
+        "address": registry,
+        "topics": ["0x" + event_topic(REGISTRY, "MemberAdmitted").hex(), "0x" + "00" * 12 + LENDER[2:]],
+        "data": "0x" + abi_encode(["uint8", "string"], [Role.LENDER.value, "Bad\x00name\nhere"]).hex(),
+        "blockNumber": "0x1",
+        "logIndex": "0x0",
+        "transactionHash": "0x" + "cd" * 32,
+    }
+    rows = decode_logs([raw], "0x" + "22" * 20, registry, {1: 1_700_000_000})
+    assert rows.quarantine == []
+    with transaction(factory) as session:
+        store_batch(session, rows, {1: (b"\x01" * 32, 1_700_000_000)}, 1)
+    with factory() as session:
+        assert session.scalar(select(IndexMemberEvent.name)) == "Bad\ufffdname\ufffdhere"

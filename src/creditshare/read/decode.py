@@ -178,9 +178,15 @@ def _known(enum: type[Role] | type[MemberStatus], value: int) -> int:
     return value
 
 
+def _display_name(name: str) -> str:
+    """A member's name as the index keeps it: the registry only bounds its length, so a control character (a NUL,
+    which no PostgreSQL text column accepts, or a line break in a report) becomes U+FFFD instead of being stored."""
+    return "".join(char if char.isprintable() else "\ufffd" for char in name[:64])
+
+
 def _member_admitted(log: Log) -> tuple[Table, Row]:
     role, name = abi_decode(["uint8", "string"], log.data)
-    fields = {"name": name[:64], "role": _known(Role, role), "status": MemberStatus.ACTIVE.value}
+    fields = {"name": _display_name(name), "role": _known(Role, role), "status": MemberStatus.ACTIVE.value}
     return "members", {**log.position, "address": _address(log.topics[1]), **fields}
 
 
