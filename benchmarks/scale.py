@@ -27,14 +27,17 @@ import gc
 import hashlib
 import json
 import multiprocessing
+import pickle
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -97,6 +100,32 @@ def from_child_process(make: Callable[[], Iterator[T]], chunk: int = 2_000) -> I
         child.join()
 
 
+def spool(items: Iterator[T], path: Path, chunk: int = 2_000) -> int:
+    """Write the items to `path` as pickled chunks; returns how many there were."""
+    count = 0
+    with path.open("wb") as out:
+        batch: list[T] = []
+        for item in items:
+            batch.append(item)
+            count += 1
+            if len(batch) >= chunk:
+                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+                batch = []
+        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return count
+
+
+def replay(path: Path) -> Iterator[Any]:
+    """The items `spool` wrote, read back chunk by chunk (what receiving them costs: reading and unpickling)."""
+    with path.open("rb") as source:
+        while True:
+            try:
+                batch = pickle.load(source)
+            except EOFError:
+                return
+            yield from batch
+
+
 def cheap_ids(n: int, rng: random.Random, offset: int = 0) -> list[str]:
     """Distinct borrower ids: indexing never sees one, only its subject key."""
     return [f"S{offset + i:012d}" for i in range(n)]
@@ -118,10 +147,28 @@ class Measured:
     report_p99_ms: float
     db_bytes: int
     events_table_bytes: int
+    wal_bytes: int
 
     @property
     def db_bytes_per_event(self) -> float:
         return self.db_bytes / self.events
+
+
+def wal_position(engine: Any) -> str:
+    """The server's current WAL position: the WAL an ingest writes is the difference (the server's other
+    databases are idle while this runs)."""
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one())
+
+
+#: The server settings that decide how much an ingest writes and how often it is flushed.
+SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression", "full_page_writes")
+
+
+def server_settings(admin_url: str) -> dict[str, str]:
+    with psycopg.connect(admin_url) as conn:
+        return {name: str(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0])  # type: ignore[index]
+                for name in SETTINGS}  # fmt: skip
 
 
 def fresh_database(admin_url: str) -> str:
@@ -153,8 +200,19 @@ def measure(events: int, subjects: int, args: argparse.Namespace, policy: Policy
         id_numbers=cheap_ids,
     )
     log(f"  {time.perf_counter() - t0:.1f} s; mix {dict(sorted(data.counts.items()))}")
-    # The generated chain is millions of objects that live until the end: keep the cyclic collector from
-    # re-scanning them on every full collection, which would charge the indexing with the generator's memory.
+    subject_keys = data.subject_keys
+    spooled = Path(tempfile.mkdtemp(prefix="creditshare-scale-")) / "logs.pickle"
+    if args.logs_from == "file":
+        t0 = time.perf_counter()
+        blocks = spool(synthetic_chain(data, DEPLOYMENT, LENDERS, GOVERNOR, 1), spooled)
+        log(f"  {blocks:,} blocks of logs written to {spooled} ({spooled.stat().st_size / 2**20:,.0f} MB) in "
+            f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+        del data
+        source: Iterator[Any] = replay(spooled)
+    else:
+        source = from_child_process(lambda: synthetic_chain(data, DEPLOYMENT, LENDERS, GOVERNOR, 1))
+    # Whatever generated data is left lives until the end: keep the cyclic collector from re-scanning it on every
+    # full collection, which would charge the indexing with the generator's memory.
     gc.collect()
     gc.freeze()
     name = fresh_database(args.admin_url)
@@ -167,10 +225,11 @@ def measure(events: int, subjects: int, args: argparse.Namespace, policy: Policy
         factory = session_factory(engine)
         as_of_block = block_at(int(dt.datetime.combine(AS_OF, dt.time(23, 59, 58), tzinfo=CST).timestamp()))
         log(f"  ingesting through decode_logs + store_batch ({args.range}-block ranges) ...")
+        wal_before = wal_position(engine)
         stats = ingest(
             factory,
             DEPLOYMENT,
-            from_child_process(lambda: synthetic_chain(data, DEPLOYMENT, LENDERS, GOVERNOR, 1)),
+            source,
             first_block=1,
             as_of_block=as_of_block,
             range_size=args.range,
@@ -180,15 +239,20 @@ def measure(events: int, subjects: int, args: argparse.Namespace, policy: Policy
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
             db_bytes = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
             events_bytes = int(conn.execute(text("SELECT pg_total_relation_size('idx_events')")).scalar_one())
+            wal_bytes = int(
+                conn.execute(
+                    text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :lsn)"), {"lsn": wal_before}
+                ).scalar_one()
+            )
         with factory() as session:
             stored = session.scalar(select(func.count()).select_from(IndexEvent))
         assert stored == events, (stored, events)
         rng = random.Random(args.seed + 1)
         as_of_time = block_time(as_of_block)
-        time_reports(factory, rng.sample(data.subject_keys, 200), as_of_block, as_of_time, policy)  # warm-up
+        time_reports(factory, rng.sample(subject_keys, 200), as_of_block, as_of_time, policy)  # warm-up
         runs = []
         for run in range(args.runs):
-            ms = time_reports(factory, rng.sample(data.subject_keys, args.samples), as_of_block, as_of_time, policy)
+            ms = time_reports(factory, rng.sample(subject_keys, args.samples), as_of_block, as_of_time, policy)
             runs.append((statistics.median(ms), percentile(ms, 0.99)))
             log(f"  build_report run {run + 1}: p50 {runs[-1][0]:.2f} ms, p99 {runs[-1][1]:.2f} ms over {len(ms)}")
         measured = Measured(
@@ -200,16 +264,20 @@ def measure(events: int, subjects: int, args: argparse.Namespace, policy: Policy
             report_p99_ms=statistics.median(r[1] for r in runs),
             db_bytes=db_bytes,
             events_table_bytes=events_bytes,
+            wal_bytes=wal_bytes,
         )
         log(
             f"  ingest {measured.ingest_events_per_s:,.0f} events/s ({stats.rows:,} rows in {stats.wall_s:.0f} s; "
             f"busy decoding {stats.decode_s:.0f} s and storing {stats.insert_s:.0f} s, side by side); "
-            f"database {db_bytes / 2**20:,.0f} MB, {measured.db_bytes_per_event:,.0f} bytes/event"
+            f"database {db_bytes / 2**20:,.0f} MB, {measured.db_bytes_per_event:,.0f} bytes/event; "
+            f"WAL {wal_bytes / 2**20:,.0f} MB, {wal_bytes / events:,.0f} bytes/event"
         )
         engine.dispose()
         return measured
     finally:
         gc.unfreeze()
+        spooled.unlink(missing_ok=True)
+        spooled.parent.rmdir()
         if not args.keep:
             drop_database(args.admin_url, name)
 
@@ -268,6 +336,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2_000, help="borrowers per report run")
     parser.add_argument("--runs", type=int, default=3, help="report runs (median reported)")
     parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument(
+        "--logs-from",
+        choices=("file", "process"),
+        default="file",
+        help="replay the synthetic chain from a file written before the timing (default), or generate it in a "
+        "child process while indexing (it then shares the cores, as a node on the same machine would)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases (names are logged)")
     args = parser.parse_args()
     subjects = args.subjects or args.events // 5
@@ -308,6 +383,9 @@ def main() -> None:
         "ingest_ratio": ratio(full.ingest_events_per_s, baseline.ingest_events_per_s),
         "ingest_rows_per_s": round(full.ingest_rows_per_s),
         "events_table_bytes_per_event": round(full.events_table_bytes / full.events),
+        "wal_bytes_per_event": round(full.wal_bytes / full.events),
+        "baseline_wal_bytes_per_event": round(baseline.wal_bytes / baseline.events),
+        "server": server_settings(args.admin_url),
         "insert_rows_per_s": round(insert_rate),
         "copy_rows_per_s": round(copy_rate),
         "copy_ratio": copy_ratio,
