@@ -470,9 +470,9 @@ def ingest(
 ) -> IngestStats:
     """Write the blocks' logs into the index as `Follower.sync_once` does: `range_size` blocks per page (one
     `eth_getLogs`), each page split into runs of whole blocks of at most the follower's rows per write
-    (`write_runs`), each run `decode_logs` then `store_batch` in one transaction: the rows of each table, the
-    blocks' IndexBlock rows (blocks with logs and the run's end) and the idx_state cursor. Pages without logs are
-    skipped (a follower only moves its cursor over them)."""
+    (`write_runs`), each run decoded (`decode_logs`) while the previous one is stored (`store_batch`, one
+    transaction: the rows of each table, the blocks' IndexBlock rows — blocks with logs and the run's end — and the
+    idx_state cursor). Pages without logs are skipped (a follower only moves its cursor over them)."""
     stats = IngestStats()
     rows_per_write = rows_per_write_for(factory)
     with transaction(factory) as session:
