@@ -905,8 +905,9 @@ def naive_report(w3: Web3, deployment: Deployment, key: bytes, policy: Policy) -
         logs += rpc(w3, "eth_getLogs", [{**window, "address": ledger, "topics": [related, None, hashes]}])
     member_topics = [T["MemberAdmitted"], T["MemberRoleChanged"], T["MemberStatusChanged"]]
     logs += rpc(w3, "eth_getLogs", [{**window, "address": registry, "topics": [member_topics]}])
-    timed = {T["InquiryRecorded"], T["DisputeOpened"], T["DisputeResolved"]}
-    needed = {int(e["blockNumber"], 16) for e in logs if e["topics"][0] in timed} | {head}
+    # Every log's block time: the decoder checks each credit event's date against its block's day, and a log
+    # whose block has no time is quarantined (which once left this path with no events and no member names).
+    needed = {int(e["blockNumber"], 16) for e in logs} | {head}
     times = {n: int(rpc(w3, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16) for n in needed}
     batch = decode_logs(logs, ledger, registry, times)
     facts = SubjectFacts(
