@@ -7,9 +7,10 @@ Run after `make setup`, with a PostgreSQL server (default: 127.0.0.1:5432, trust
 For each of two sizes — N/10 events first (the same-run baseline), then N — it creates a fresh database, loads a
 synthetic chain (the generator of benchmarks/report.py: loan life cycles of four lenders, inquiries, corrections,
 disputes; subject keys are hashes here, as no ID is ever needed to index) through the follower's real ingest path:
-pages of `--range` blocks (one `eth_getLogs` each; the chain is generated in a child process, as logs come from a
-node), split into the follower's write runs, each decoded (`decode_logs`) while the previous one is stored
-(`store_batch`: COPY on PostgreSQL, the cursor moved in the same transaction). It then runs ANALYZE and times
+pages of `--range` blocks (one `eth_getLogs` each; replayed from a file written before the timing, or with
+`--logs-from process` generated in a child process, as logs come from a node), split into the follower's write
+runs, each decoded (`decode_logs`) while the previous one is stored (`store_batch`: COPY on PostgreSQL, the cursor
+moved in the same transaction). It then runs ANALYZE and times
 `build_report` for `--samples` random borrowers (median of `--runs`). It also measures, on 200,000 raw event rows,
 batched inserts against COPY, so the choice of ingest path rests on a figure.
 
@@ -25,6 +26,7 @@ import argparse
 import datetime as dt
 import gc
 import hashlib
+import itertools
 import json
 import multiprocessing
 import pickle
@@ -34,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,6 +74,13 @@ DEPLOYMENT = Deployment(chain_id=20261, registry="0x" + "11" * 20, ledger="0x" +
 T = TypeVar("T")
 
 
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """The items in lists of `size` (the last one may be shorter); none for no items."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
 def from_child_process(make: Callable[[], Iterator[T]], chunk: int = 2_000) -> Iterator[T]:
     """The items of `make()`, produced in a forked child process. A gateway's logs come from another process (its
     node), so generating the synthetic chain must not take the indexing process's time; the indexer still pays
@@ -80,13 +89,8 @@ def from_child_process(make: Callable[[], Iterator[T]], chunk: int = 2_000) -> I
     queue = context.Queue(maxsize=16)
 
     def produce() -> None:
-        batch: list[T] = []
-        for item in make():
-            batch.append(item)
-            if len(batch) >= chunk:
-                queue.put(batch)
-                batch = []
-        queue.put(batch)
+        for batch in chunks(make(), chunk):
+            queue.put(batch)
         queue.put(None)
 
     child = context.Process(target=produce, daemon=True)
@@ -104,14 +108,9 @@ def spool(items: Iterator[T], path: Path, chunk: int = 2_000) -> int:
     """Write the items to `path` as pickled chunks; returns how many there were."""
     count = 0
     with path.open("wb") as out:
-        batch: list[T] = []
-        for item in items:
-            batch.append(item)
-            count += 1
-            if len(batch) >= chunk:
-                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
-                batch = []
-        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+        for batch in chunks(items, chunk):
+            pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+            count += len(batch)
     return count
 
 

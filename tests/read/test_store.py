@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from eth_abi import encode as abi_encode
@@ -41,15 +42,24 @@ def _rows(first: int, last: int, *, member: bool = False) -> tuple[IndexRows, di
     return rows, {block: (bytes([block % 256]) * 32, 1_700_000_000 + block) for block in range(first, last + 1)}
 
 
+@contextmanager
+def _index(url: str) -> Iterator[Sessions]:
+    """Sessions of a fresh index database whose cursor stands before block 1."""
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine)
+        with transaction(sessions) as session:
+            session.add(IndexState(id=1, chain_id=1, ledger_address="0x" + "22" * 20,
+                                   registry_address="0x" + "11" * 20, last_block=0, last_hash=None))  # fmt: skip
+        yield sessions
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def factory(database_url: str) -> Iterator[Sessions]:
-    engine = make_engine(database_url)
-    sessions = session_factory(engine)
-    with transaction(sessions) as session:
-        session.add(IndexState(id=1, chain_id=1, ledger_address="0x" + "22" * 20,
-                               registry_address="0x" + "11" * 20, last_block=0, last_hash=None))  # fmt: skip
-    yield sessions
-    engine.dispose()
+    with _index(database_url) as sessions:
+        yield sessions
 
 
 def _count(factory: Sessions, model: type[IndexEvent] | type[IndexBlock] | type[IndexMemberEvent]) -> int:
@@ -84,12 +94,7 @@ def test_range_stored_once_and_a_reread_adds_nothing(factory: Sessions) -> None:
 
 def test_two_writers_of_one_range_store_it_once(pg_url: str) -> None:
     """Without the lock on the cursor, the second writer would also see the range as new and COPY it again."""
-    engine = make_engine(pg_url)
-    factory = session_factory(engine)
-    try:
-        with transaction(factory) as session:
-            session.add(IndexState(id=1, chain_id=1, ledger_address="0x" + "22" * 20,
-                                   registry_address="0x" + "11" * 20, last_block=0, last_hash=None))  # fmt: skip
+    with _index(pg_url) as factory:
         errors: list[BaseException] = []
 
         def second_writer() -> None:
@@ -115,8 +120,6 @@ def test_two_writers_of_one_range_store_it_once(pg_url: str) -> None:
             5,
             1,
         )
-    finally:
-        engine.dispose()
 
 
 def test_member_name_with_control_characters_is_stored(factory: Sessions) -> None:

@@ -107,7 +107,7 @@ class Follower:
         self.confirmations = confirmations
         narrowed = (lambda why: metrics.chain_errors.labels(f"logs_{why}").inc()) if metrics is not None else None
         self._logs = LogWindow(w3, max_range, max_results, on_narrow=narrowed)
-        self.rows_per_write = rows_per_write or rows_per_write_for(factory)
+        self.rows_per_write = rows_per_write if rows_per_write is not None else rows_per_write_for(factory)
         self._metrics = metrics
         #: With a lease, one follower per database writes the index; another one stands by (two followers would
         #: race on the cursor).
