@@ -103,7 +103,7 @@ class Submitter:
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="send")
         self._settler = ThreadPoolExecutor(1, thread_name_prefix="settle")
         #: Batches sent and not yet settled, each with when (monotonic seconds) it was signed.
-        self._inflight: deque[tuple[Future[None], float]] = deque()
+        self._inflight: deque[tuple[Future[bool], float]] = deque()
         self._writer_checked_at = 0.0
         self._holding = False  # whether this process worked as the submitter since it last held the lease
 
@@ -188,20 +188,19 @@ class Submitter:
     def drain(self) -> None:
         """Wait for every batch in flight to settle (errors are left to recovery)."""
         while self._inflight:
-            try:
-                self._inflight.popleft()[0].result()
-            except Exception as exc:
-                log.info("submitter: in-flight batch ended with %s", exc)
+            future, _ = self._inflight.popleft()
+            if future.exception() is not None or future.result():  # (waits) an error or a stale sequence
+                log.info("submitter: in-flight batch ended with %s", future.exception() or "a stale sequence")
                 self._next_seq = None
 
     def _reap(self) -> None:
         """Drop settled batches; re-raise the first error so the loop backs off and recovers."""
         while self._inflight and self._inflight[0][0].done():
             future, _ = self._inflight.popleft()
-            error = future.exception()
-            if error is not None:
+            if (error := future.exception()) is not None or future.result():
                 self.drain()
                 self._next_seq = None
+            if error is not None:
                 raise error
 
     # ------------------------------------------------------------------ recovery
@@ -338,9 +337,9 @@ class Submitter:
             return 0.0
         return 0.0 if future.done() else time.monotonic() - signed_at
 
-    def _await_and_settle(self, sent: Future[None], batch_id: int, tx_hash: str) -> None:
+    def _await_and_settle(self, sent: Future[None], batch_id: int, tx_hash: str) -> bool:
         sent.result()
-        self._settle(batch_id, self._tx.wait_receipt(tx_hash))
+        return self._settle(batch_id, self._tx.wait_receipt(tx_hash))
 
     def _persist(self, seq: int, signed: SignedTx, item_ids: list[int], digest: bytes) -> int:
         """Store the signed batch and assign its items — before anything is sent."""
@@ -349,8 +348,9 @@ class Submitter:
         self._metrics.batches.labels("sent").inc()
         return batch_id
 
-    def _settle(self, batch_id: int, receipt: Receipt) -> None:
-        """Record the outcome of a mined batch transaction."""
+    def _settle(self, batch_id: int, receipt: Receipt) -> bool:
+        """Record a mined batch's outcome; returns whether the lane's sequence is stale. It runs in the settler
+        thread, so it leaves `_next_seq` to the preparing thread (setting it here raced with `_send_batch`)."""
         seq, digest = self._store.seq_of(batch_id)
         if receipt.status != 1:
             error = self._tx.revert_reason(receipt.tx_hash, receipt)
@@ -363,16 +363,14 @@ class Submitter:
                     receipt = landed
                 else:
                     self._requeue(batch_id, "out_of_order", str(error))
-                    self._next_seq = None
-                    return
+                    return True
             elif isinstance(error, ContractRevert) and error.name in WAIT_ERRORS:
                 # Paused, or the signer suspended, after the batch was signed: its items wait for the next batch.
                 self._requeue(batch_id, WAIT_ERRORS[error.name], str(error))
-                self._next_seq = None
                 raise WriterBlocked(f"the ledger refused a batch ({error.name}); its records wait in the outbox")
             else:
                 self._close_failed(batch_id, error)
-                return
+                return False
         recorded = self._ledger.parse_receipt(receipt, seq)
         now = utcnow()
         try:
@@ -386,6 +384,7 @@ class Submitter:
         self._metrics.gas_used.inc(recorded.gas_used)
         self._metrics.items_confirmed.inc(len(accepted))
         self._metrics.last_confirmed_block.set(recorded.block_number)
+        return False
 
     def _close_failed(self, batch_id: int, error: ChainError) -> None:
         code = FATAL_ERRORS.get(error.name, "reverted") if isinstance(error, ContractRevert) else "reverted"
