@@ -6,6 +6,7 @@
 # (`--compile-force-framework brownie`), so the project's .venv/bin (brownie) and node_modules/.bin (ganache-cli)
 # go first on PATH, and Brownie finds solc 0.8.28 as the stand-in linked into ~/.solcx by `make setup`.
 #
+# `--install-only`: create or update .venv-slither and stop (`make test` runs it beside the other installs).
 # Exit status: non-zero on any Medium or High finding (--fail-medium), or when compilation fails.
 # Also writes the findings to reports/slither.json (reports/ is git-ignored).
 set -euo pipefail
@@ -22,6 +23,8 @@ if [[ ! -x "$VENV/bin/slither" ]] || [[ "$("$VENV/bin/slither" --version 2>/dev/
     echo "slither.sh: installing slither-analyzer==$SLITHER_VERSION into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "slither-analyzer==$SLITHER_VERSION"
 fi
+
+[[ "${1:-}" == "--install-only" ]] && exit 0  # `make test` installs it beside the other installs
 
 for tool in "$ROOT/.venv/bin/brownie" "$ROOT/node_modules/.bin/ganache-cli" "$ROOT/node_modules/solc"; do
     [[ -e "$tool" ]] || { echo "slither.sh: $tool is missing; run \`make setup\`" >&2; exit 1; }

@@ -9,6 +9,7 @@ stored, so the table alone does not let anyone sign in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -27,8 +28,14 @@ from creditshare.core.exceptions import CreditShareError
 #: Shortest password accepted (NIST SP 800-63B asks for at least 8; staff accounts get more).
 MIN_PASSWORD_LENGTH = 10
 _HASHER = PasswordHasher()  # Argon2id; immutable parameters, safe to share
-#: Verified against when the username is unknown, so a wrong name costs the same time as a wrong password.
-_DUMMY_HASH = _HASHER.hash("creditshare-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a wrong name costs the same time as a wrong password.
+    Made on first use: an Argon2id hash costs ~0.2 s of CPU, which every process importing this module (each CLI
+    command, each gateway) used to pay at import."""
+    return _HASHER.hash("creditshare-no-such-user")
 
 
 class Role(StrEnum):
@@ -161,7 +168,7 @@ def sign_in(session: Session, username: str, password: str, now: dt.datetime, lo
     failure (the failure count must stick)."""
     user = session.scalars(select(ConsoleUser).where(ConsoleUser.username == username)).first()
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise LoginRefused("bad_credentials", "wrong username or password")
     if user.locked_until is not None and aware(user.locked_until) > now:
         raise LoginRefused("locked", "too many wrong passwords: the account is locked", aware(user.locked_until))
