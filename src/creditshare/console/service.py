@@ -32,6 +32,7 @@ class ConsoleAccounts:
         self.sessions = SessionPolicy(
             dt.timedelta(minutes=settings.console_idle_minutes), dt.timedelta(hours=settings.console_session_hours)
         )
+        people.prepare_sign_in()
 
     def sign_in(self, username: str, password: str) -> OpenSession:
         """A new session for these credentials; raises `LoginRefused` (its failure count committed)."""

@@ -33,9 +33,14 @@ _HASHER = PasswordHasher()  # Argon2id; immutable parameters, safe to share
 @functools.cache
 def _dummy_hash() -> str:
     """Verified against when the username is unknown, so a wrong name costs the same time as a wrong password.
-    Made on first use: an Argon2id hash costs ~0.2 s of CPU, which every process importing this module (each CLI
-    command, each gateway) used to pay at import."""
+    Made once per process by `prepare_sign_in` (the console calls it as it starts, so even the first unknown name
+    costs no extra hash), not at import: an Argon2id hash costs ~0.2 s of CPU, which every CLI command paid."""
     return _HASHER.hash("creditshare-no-such-user")
+
+
+def prepare_sign_in() -> None:
+    """Do the one-off work of `sign_in` now, before the first caller can time it."""
+    _dummy_hash()
 
 
 class Role(StrEnum):
