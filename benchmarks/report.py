@@ -90,7 +90,6 @@ from creditshare.domain.report import (
     fold,
 )
 from creditshare.read.decode import IndexRows, decode_logs
-from creditshare.read.decode_worker import DecodeWorker, PendingDecode
 from creditshare.read.follower import Follower, rows_per_write_for, write_runs
 from creditshare.read.reports import build_report
 from creditshare.read.store import store_batch
@@ -448,8 +447,6 @@ class IngestStats:
     ranges: int = 0
     generate_s: float = 0.0
     decode_s: float = 0.0
-    #: Time the store stage waited for a run's rows from the decoding process.
-    decode_wait_s: float = 0.0
     insert_s: float = 0.0
     wall_s: float = 0.0
     segment_rates: list[int] = field(default_factory=list)
@@ -470,18 +467,14 @@ def ingest(
     as_of_block: int,
     range_size: int,
     progress_every: int,
-    decode_offload: bool | None = None,
 ) -> IngestStats:
     """Write the blocks' logs into the index as `Follower.sync_once` does: `range_size` blocks per page (one
     `eth_getLogs`), each page split into runs of whole blocks of at most the follower's rows per write
     (`write_runs`), each run decoded (`decode_logs`) while the previous one is stored (`store_batch`, one
     transaction: the rows of each table, the blocks' IndexBlock rows — blocks with logs and the run's end — and the
-    idx_state cursor). Pages without logs are skipped (a follower only moves its cursor over them). Big runs are
-    decoded in a second process where the follower would (`decode_offload`, default: on PostgreSQL)."""
+    idx_state cursor). Pages without logs are skipped (a follower only moves its cursor over them)."""
     stats = IngestStats()
     rows_per_write = rows_per_write_for(factory)
-    offload = decode_offload if decode_offload is not None else factory.kw["bind"].dialect.name == "postgresql"
-    decoder = DecodeWorker(deployment.ledger, deployment.registry, offload=offload)
     with transaction(factory) as session:
         session.add(
             IndexState(
@@ -509,21 +502,18 @@ def ingest(
             counted(stored_rows)
         pending, times = [], {}
 
-    def decode_run(run: tuple[int, list[dict[str, Any]]]) -> tuple[int, PendingDecode, dict[int, tuple[bytes, int]]]:
+    def decode_run(run: tuple[int, list[dict[str, Any]]]) -> tuple[int, IndexRows, dict[int, tuple[bytes, int]]]:
         last, part = run
         t0 = time.perf_counter()
         numbers = {int(entry["blockNumber"], 16) for entry in part} | {last}
         blocks = {n: (bytes.fromhex(_h("block", n)[2:]), times[n]) for n in numbers}
-        pending = decoder.submit(part, {n: times[n] for n in numbers})
-        stats.decode_s += time.perf_counter() - t0  # decoding, or handing the run to the decoding process
+        batch = decode_logs(part, deployment.ledger, deployment.registry, {n: times[n] for n in numbers})
+        stats.decode_s += time.perf_counter() - t0
         stats.logs += len(part)
-        return last, pending, blocks
+        return last, batch, blocks
 
-    def store_run(run: tuple[int, PendingDecode, dict[int, tuple[bytes, int]]]) -> IndexRows:
-        last, pending, blocks = run
-        t0 = time.perf_counter()
-        batch = pending.result()
-        stats.decode_wait_s += time.perf_counter() - t0
+    def store_run(run: tuple[int, IndexRows, dict[int, tuple[bytes, int]]]) -> IndexRows:
+        last, batch, blocks = run
         t0 = time.perf_counter()
         with transaction(factory) as session:
             store_batch(session, batch, blocks, last)
@@ -560,7 +550,6 @@ def ingest(
         assert state is not None
         state.last_block = as_of_block
         state.last_hash = bytes.fromhex(_h("block", as_of_block)[2:])
-    decoder.close()
     stats.wall_s = time.perf_counter() - started
     stats.generate_s = max(0.0, stats.wall_s - stats.decode_s - stats.insert_s)  # decode and store overlap
     return stats

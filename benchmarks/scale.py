@@ -9,10 +9,8 @@ synthetic chain (the generator of benchmarks/report.py: loan life cycles of four
 disputes; subject keys are hashes here, as no ID is ever needed to index) through the follower's real ingest path:
 pages of `--range` blocks (one `eth_getLogs` each; replayed from a file written before the timing, or with
 `--logs-from process` generated in a child process, as logs come from a node), split into the follower's write
-runs, each decoded (`decode_logs`, in a second process as the follower does on PostgreSQL: `read.decode_worker`)
-while the previous one is stored (`store_batch`: COPY on PostgreSQL, the cursor moved in the same transaction). The
-N/10 size is also ingested with decoding in this process, the follower's way before, for the second process's gain
-in the same run. It then runs ANALYZE and times
+runs, each decoded (`decode_logs`) while the previous one is stored (`store_batch`: COPY on PostgreSQL, the cursor
+moved in the same transaction). It then runs ANALYZE and times
 `build_report` for `--samples` random borrowers (median of `--runs`). It also measures, on 200,000 raw event rows,
 batched inserts against COPY, so the choice of ingest path rests on a figure.
 
@@ -185,13 +183,9 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def measure(
-    events: int, subjects: int, args: argparse.Namespace, policy: Policy, *, decode_offload: bool = True
-) -> Measured:
-    """Generate, ingest into a fresh database, ANALYZE, time reports; the database is dropped afterwards.
-    `decode_offload=False`: decode in this process, as the follower did before `read.decode_worker`."""
-    where = "a second process" if decode_offload else "this process"
-    log(f"{events:,} events for {subjects:,} borrowers (decoded in {where}): generating ...")
+def measure(events: int, subjects: int, args: argparse.Namespace, policy: Policy) -> Measured:
+    """Generate, ingest into a fresh database, ANALYZE, time reports; the database is dropped afterwards."""
+    log(f"{events:,} events for {subjects:,} borrowers: generating ...")
     t0 = time.perf_counter()
     data = generate(
         events=events,
@@ -239,7 +233,6 @@ def measure(
             as_of_block=as_of_block,
             range_size=args.range,
             progress_every=max(1, events // 5),
-            decode_offload=decode_offload,
         )
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
@@ -274,8 +267,7 @@ def measure(
         )
         log(
             f"  ingest {measured.ingest_events_per_s:,.0f} events/s ({stats.rows:,} rows in {stats.wall_s:.0f} s; "
-            f"busy decoding or handing over {stats.decode_s:.0f} s, storing {stats.insert_s:.0f} s, side by side; "
-            f"the store waited {stats.decode_wait_s:.0f} s for decoded rows); "
+            f"busy decoding {stats.decode_s:.0f} s and storing {stats.insert_s:.0f} s, side by side); "
             f"database {db_bytes / 2**20:,.0f} MB, {measured.db_bytes_per_event:,.0f} bytes/event; "
             f"WAL {wal_bytes / 2**20:,.0f} MB, {wal_bytes / events:,.0f} bytes/event"
         )
@@ -358,7 +350,6 @@ def main() -> None:
     log("insert vs COPY into idx_events (200,000 rows, 20,000 per transaction) ...")
     insert_rate, copy_rate = insert_vs_copy(args)
     baseline = measure(args.events // 10, subjects // 10, args, policy)
-    in_process = measure(args.events // 10, subjects // 10, args, policy, decode_offload=False)
     full = measure(args.events, subjects, args, policy)
 
     def ratio(a: float, b: float) -> float:
@@ -373,9 +364,6 @@ def main() -> None:
     print(f"\n{'figure':<18} {full.events:>14,} ev {baseline.events:>14,} ev {'ratio':>7}  target", file=sys.stderr)
     for label, value, base, target in rows:
         print(f"{label:<18} {value:>17,.2f} {base:>17,.2f} {ratio(value, base):>7}  {target}", file=sys.stderr)
-    offload_ratio = ratio(baseline.ingest_events_per_s, in_process.ingest_events_per_s)
-    print(f"{'ingest, decoding here':<18} {'':>17} {in_process.ingest_events_per_s:>17,.2f} {offload_ratio:>7}"
-          "  (baseline size; the ratio is the second process's gain)", file=sys.stderr)  # fmt: skip
     copy_ratio = ratio(copy_rate, insert_rate)
     print(f"{'COPY vs insert rows/s':<18} {copy_rate:>17,.0f} {insert_rate:>17,.0f} {copy_ratio:>7}", file=sys.stderr)
     result = {
@@ -390,8 +378,6 @@ def main() -> None:
         "baseline_report_p50_ms": round(baseline.report_p50_ms, 2),
         "baseline_report_p99_ms": round(baseline.report_p99_ms, 2),
         "baseline_db_bytes_per_event": round(baseline.db_bytes_per_event),
-        "baseline_decoded_in_process_ingest_events_per_s": round(in_process.ingest_events_per_s),
-        "decode_offload_ratio": offload_ratio,
         "report_p99_ratio": ratio(full.report_p99_ms, baseline.report_p99_ms),
         "ingest_ratio": ratio(full.ingest_events_per_s, baseline.ingest_events_per_s),
         "ingest_rows_per_s": round(full.ingest_rows_per_s),

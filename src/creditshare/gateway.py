@@ -217,7 +217,6 @@ class Gateway:
         self.deliverer.close()
         if self.follower.lease is not None and self.follower.lease.token is not None:
             self.follower.lease.release()
-        self.follower.close()
         if self.holders is not None:
             self.holders.close()
         self.commits.close()

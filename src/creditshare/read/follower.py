@@ -31,8 +31,7 @@ from creditshare.core.db.tables import IndexBlock, IndexState
 from creditshare.core.exceptions import ChainError, CreditShareError
 from creditshare.core.metrics import Metrics
 from creditshare.core.pipeline import pipelined
-from creditshare.read.decode import IndexRows
-from creditshare.read.decode_worker import DecodeWorker, PendingDecode
+from creditshare.read.decode import IndexRows, decode_logs
 from creditshare.read.store import OnStored, Stored, delete_above, quarantined_by_reason, store_batch
 
 log = logging.getLogger(__name__)
@@ -68,15 +67,11 @@ def write_runs(logs: list[dict[str, Any]], end: int, limit: int) -> Iterator[tup
     yield end, part
 
 
-def _on_postgresql(factory: sessionmaker[Session]) -> bool:
-    bind = factory.kw.get("bind")
-    return bind is not None and bind.dialect.name == "postgresql"
-
-
 def rows_per_write_for(factory: sessionmaker[Session]) -> int:
     """Logs per write transaction by default. On SQLite each one holds the only writer (API requests queue behind
     it), so they stay small; PostgreSQL writers do not wait on each other, and a bigger COPY costs less per row."""
-    return 8_192 if _on_postgresql(factory) else 512
+    bind = factory.kw.get("bind")
+    return 8_192 if bind is not None and bind.dialect.name == "postgresql" else 512
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,6 @@ class Follower:
         max_range: int = 2_000,
         max_results: int | None = None,
         rows_per_write: int | None = None,
-        decode_offload: bool | None = None,
         metrics: Metrics | None = None,
         lease: Lease | None = None,
         on_stored: OnStored | None = None,
@@ -114,9 +108,6 @@ class Follower:
         narrowed = (lambda why: metrics.chain_errors.labels(f"logs_{why}").inc()) if metrics is not None else None
         self._logs = LogWindow(w3, max_range, max_results, on_narrow=narrowed)
         self.rows_per_write = rows_per_write if rows_per_write is not None else rows_per_write_for(factory)
-        #: Big runs decode in a second process (by default on PostgreSQL, where catching up is what it is for).
-        offload = decode_offload if decode_offload is not None else _on_postgresql(factory)
-        self.decoder = DecodeWorker(deployment.ledger, deployment.registry, offload=offload)
         self._metrics = metrics
         #: With a lease, one follower per database writes the index; another one stands by (two followers would
         #: race on the cursor).
@@ -189,21 +180,20 @@ class Follower:
         logs, end = page.logs, page.end
         rows = 0
 
-        def prepare(run: tuple[int, list[dict[str, Any]]]) -> tuple[int, PendingDecode, dict[int, tuple[bytes, int]]]:
+        def prepare(run: tuple[int, list[dict[str, Any]]]) -> tuple[int, IndexRows, dict[int, tuple[bytes, int]]]:
             last, part = run
             numbers = sorted({int(entry["blockNumber"], 16) for entry in part} | {last})
             headers = {number: self._header(number) for number in numbers}
             _check_same_chain(part, headers)
-            return last, self.decoder.submit(part, {n: h[1] for n, h in headers.items()}), headers
+            times = {n: h[1] for n, h in headers.items()}
+            return last, decode_logs(part, self.deployment.ledger, self.deployment.registry, times), headers
 
-        def write(run: tuple[int, PendingDecode, dict[int, tuple[bytes, int]]]) -> tuple[int, int, Stored]:
-            last, pending, headers = run
-            decoded: IndexRows = pending.result()
+        def write(run: tuple[int, IndexRows, dict[int, tuple[bytes, int]]]) -> tuple[int, int, Stored]:
+            last, decoded, headers = run
             with transaction(self._factory) as session:
                 return last, decoded.size, store_batch(session, decoded, headers, last, self._on_stored)
 
-        # While one run is written, the next one's headers are read and its logs decoded (big runs: in a second
-        # process, `read.decode_worker`).
+        # While one run is written, the next one's headers are read and its logs decoded.
         for last, size, stored in pipelined(write_runs(logs, end, self.rows_per_write), prepare, write):
             if stored.raised and self._after_commit is not None:
                 self._after_commit(stored.raised)
@@ -251,10 +241,6 @@ class Follower:
                 stop.wait(10.0)
         if self.lease is not None:
             self.lease.release()
-
-    def close(self) -> None:
-        """Stop the decoding process, if one was started."""
-        self.decoder.close()
 
     # ------------------------------------------------------------------ progress
 
