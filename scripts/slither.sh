@@ -24,7 +24,7 @@ if [[ ! -x "$VENV/bin/slither" ]] || [[ "$("$VENV/bin/slither" --version 2>/dev/
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "slither-analyzer==$SLITHER_VERSION"
 fi
 
-[[ "${1:-}" == "--install-only" ]] && exit 0  # `make test` installs it beside the other installs
+[[ "${1:-}" == "--install-only" ]] && exit 0
 
 for tool in "$ROOT/.venv/bin/brownie" "$ROOT/node_modules/.bin/ganache-cli" "$ROOT/node_modules/solc"; do
     [[ -e "$tool" ]] || { echo "slither.sh: $tool is missing; run \`make setup\`" >&2; exit 1; }

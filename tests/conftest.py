@@ -64,10 +64,7 @@ def accounts() -> list[LocalAccount]:
 @pytest.fixture
 def consortium(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
     """Fresh registry and ledger: governors accounts[0..2] with threshold 2, lenders accounts[3..4] admitted."""
-    c = Consortium.deploy(w3, accounts, governors=accounts[:3], threshold=2)
-    c.admit_lender(accounts[3], "Lender A")
-    c.admit_lender(accounts[4], "Lender B")
-    return c
+    return Consortium.standard(w3, accounts)
 
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432

@@ -38,15 +38,12 @@ const readFile = (p) => {
     return {error: 'File not found: ' + p};
   }
 };
-const fingerprint = (p) => {
-  const found = readFile(p);
-  return found.contents === undefined ? null : sha256(found.contents);
-};
+const hashOf = (found) => (found.contents === undefined ? null : sha256(found.contents));
 
 function cached(entryPath) {
   try {
     const entry = JSON.parse(fs.readFileSync(entryPath, 'utf8'));
-    return entry.reads.every(([p, hash]) => fingerprint(p) === hash) ? entry.output : null;
+    return entry.reads.every(([p, hash]) => hashOf(readFile(p)) === hash) ? entry.output : null;
   } catch (err) {
     return null; // no entry (or a torn one: it is simply compiled again)
   }
@@ -73,8 +70,9 @@ function compile(input) {
   const reads = [];
   const output = solc.compile(input, {
     import: (p) => {
-      reads.push([p, fingerprint(p)]);
-      return readFile(p);
+      const found = readFile(p); // read once: what is hashed is what the compiler got
+      reads.push([p, hashOf(found)]);
+      return found;
     },
   });
   if (useCache) {

@@ -16,10 +16,7 @@ from tests.support import Consortium
 @pytest.fixture(scope="module")
 def deployed(w3: Web3, accounts: list[LocalAccount]) -> Consortium:
     """The root `consortium` fixture's deployment, made once per module (and engine)."""
-    c = Consortium.deploy(w3, accounts, governors=accounts[:3], threshold=2)
-    c.admit_lender(accounts[3], "Lender A")
-    c.admit_lender(accounts[4], "Lender B")
-    return c
+    return Consortium.standard(w3, accounts)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 
 from creditshare.chain.artifacts import CONTRACTS, load_artifact
@@ -16,7 +15,6 @@ from creditshare.devtools import compiler
 from creditshare.devtools.checkout import project_root
 
 
-@pytest.mark.slow
 def test_every_decoded_contract_is_shipped() -> None:
     assert set(CONTRACTS) == set(compiler.SHIPPED_CONTRACTS)
 

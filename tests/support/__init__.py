@@ -64,6 +64,15 @@ class Consortium:
         c._tx[deployer.address] = deployer
         return c
 
+    @classmethod
+    def standard(cls, w3: Web3, accounts: list[LocalAccount]) -> Consortium:
+        """The suite's usual consortium: governors accounts[0..2] with threshold 2, lenders accounts[3..4]
+        ("Lender A", "Lender B") admitted."""
+        c = cls.deploy(w3, accounts, governors=accounts[:3], threshold=2)
+        c.admit_lender(accounts[3], "Lender A")
+        c.admit_lender(accounts[4], "Lender B")
+        return c
+
     def tx(self, account: LocalAccount) -> Transactor:
         """The (cached) transactor for `account`, so nonces stay consistent within a test."""
         if account.address not in self._tx:

@@ -189,8 +189,9 @@ class Submitter:
         """Wait for every batch in flight to settle (errors are left to recovery)."""
         while self._inflight:
             future, _ = self._inflight.popleft()
-            if future.exception() is not None or future.result():  # (waits) an error or a stale sequence
-                log.info("submitter: in-flight batch ended with %s", future.exception() or "a stale sequence")
+            error = future.exception()  # waits for it to settle
+            if error is not None or future.result():  # an error, or a stale sequence
+                log.info("submitter: in-flight batch ended with %s", error or "a stale sequence")
                 self._next_seq = None
 
     def _reap(self) -> None:
